@@ -1,0 +1,87 @@
+# netops.nautobot_backup: the two commands a user runs are `make test` and `make demo`.
+# Everything else here is a step of those two. Run `make help` for the list.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT       := $(abspath .)
+PYTHON     ?= python3.11
+VENV       := $(ROOT)/.venv
+BIN        := $(VENV)/bin
+CACHE      := $(ROOT)/.cache
+BUILD      := $(ROOT)/.build
+COLL_PATH  := $(BUILD)/collections
+COLL_LINK  := $(COLL_PATH)/ansible_collections/netops/nautobot_backup
+SANITY_DIR := $(BUILD)/sanity
+SANITY_COLL := $(SANITY_DIR)/ansible_collections/netops/nautobot_backup
+PYTEST_ARGS ?=
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLL_PATH)
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help
+help: ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- set-up
+.PHONY: system-deps
+system-deps: ## Install the Debian packages of bindep.txt (apt-get, through sudo when not root)
+	@scripts/install-system-deps.sh
+
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-test.txt
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## Create .venv with the runtime and test requirements
+
+.PHONY: collection
+collection: ## Link the repo into .build/collections/ansible_collections/netops/nautobot_backup
+	@mkdir -p $(dir $(COLL_LINK))
+	@ln -sfn ../../../.. $(COLL_LINK)
+
+.PHONY: setup
+setup: system-deps venv collection ## Everything the tests and the demo need
+
+# ---------------------------------------------------------------- checks
+.PHONY: lint
+lint: setup ## ruff, ansible-lint (production profile) and ansible-doc for every plugin
+	$(BIN)/ruff check .
+	$(BIN)/ansible-lint
+	scripts/check-ansible-doc.sh
+
+.PHONY: unit
+unit: setup ## Unit tests (no test bed)
+	$(BIN)/python -m pytest tests/unit -q $(PYTEST_ARGS)
+
+.PHONY: integration
+integration: setup ## Integration tests against the real lab, Nautobot and Git remotes
+	$(BIN)/python -m pytest tests/integration -q $(PYTEST_ARGS)
+
+.PHONY: sanity
+sanity: setup ## ansible-test sanity on a copy of the tree under ansible_collections/
+	@rm -rf $(SANITY_DIR)
+	@scripts/sync-collection-copy.sh $(SANITY_DIR) >/dev/null
+	cd $(SANITY_COLL) && git init -q && git add -A && \
+	  $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+.PHONY: test
+test: setup lint unit sanity integration ## Set up everything and run every check (what CI runs)
+	@echo "make test: all checks passed"
+
+# ---------------------------------------------------------------- demo
+.PHONY: demo
+demo: setup ## Start the demo lab (20 devices), a seeded Nautobot and a local Git remote
+	@scripts/demo.sh up
+
+.PHONY: demo-stop
+demo-stop: ## Stop everything `make demo` started (by PID)
+	@scripts/demo.sh down
+
+.PHONY: clean
+clean: demo-stop ## Remove build trees (keeps .cache with the Nautobot dump and venvs)
+	rm -rf $(BUILD) .pytest_cache .ruff_cache tests/output

@@ -1,0 +1,34 @@
+"""Shared documentation for the Nautobot connection options (url, token, validate_certs, timeout)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:  # pylint: disable=too-few-public-methods
+    """Doc fragment mirrored by module_utils.nautobot_client.NAUTOBOT_ARGSPEC."""
+
+    DOCUMENTATION = r"""
+options:
+  url:
+    description:
+      - Base URL of the Nautobot server, for example C(https://nautobot.example.com).
+      - If not set, the value of the E(NAUTOBOT_URL) environment variable is used.
+    type: str
+    required: true
+  token:
+    description:
+      - Nautobot API token.
+      - If not set, the value of the E(NAUTOBOT_TOKEN) environment variable is used.
+      - Never logged and never returned.
+    type: str
+    required: true
+  validate_certs:
+    description:
+      - Whether to verify the TLS certificate of the Nautobot server.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for each Nautobot API request.
+    type: int
+    default: 30
+"""

@@ -1,0 +1,29 @@
+"""Exceptions raised by the collection's module_utils.
+
+Helpers raise these; only modules and action plugins convert them into
+``fail_json`` results or ``AnsibleError`` (raise at the core, convert at the edge).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+# Per-device failure classes (MISSION section 4.1). Every failed device carries one.
+FAILURE_CLASSES = ("unreachable", "auth_failed", "timeout", "invalid_output", "unsupported_platform", "other")
+
+
+class NautobotBackupError(Exception):
+    """Base class for errors raised by this collection."""
+
+    failure_class = "other"
+
+
+class PlatformMappingError(NautobotBackupError):
+    """No netmiko device type could be found for a device's platform."""
+
+    failure_class = "unsupported_platform"
+
+    def __init__(self, message: str, platform: Optional[str] = None, device: Optional[str] = None) -> None:
+        self.platform = platform
+        self.device = device
+        super().__init__(message)

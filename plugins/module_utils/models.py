@@ -1,0 +1,163 @@
+"""Result models shared by every module, role and report (MISSION section 6).
+
+One schema for every result: a device backup (``DeviceBackupInfo``), the Git steps
+(``GitStatus``, ``GitCommitStatus``), the credential used (``CredentialInfo``, which
+cannot hold a password), the Nautobot write-back (``TimestampUpdateStatus``) and the
+whole run (``BackupRunResult``). Models forbid unknown fields, so a typo or a stray
+secret is an error instead of a silent extra key in a report.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Literal, Optional, Union
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library
+
+if has_library("pydantic"):
+    from pydantic import BaseModel, ConfigDict, model_validator
+else:  # pragma: no cover - exercised only without pydantic; callers use _deps.require first
+    BaseModel = object  # type: ignore[assignment,misc]
+
+    def ConfigDict(**kwargs: Any) -> Dict[str, Any]:  # type: ignore[no-redef]  # noqa: N802
+        """Stand-in so this file imports without pydantic."""
+        return dict(kwargs)
+
+    def model_validator(**_kwargs: Any):  # type: ignore[no-redef]
+        """Stand-in so this file imports without pydantic."""
+        return lambda func: func
+
+
+FailureClass = Literal["unreachable", "auth_failed", "timeout", "invalid_output", "unsupported_platform", "other"]
+TriggeredBy = Literal["schedule", "manual"]
+
+
+class _Model(BaseModel):
+    """Base for all result models: strict about field names, JSON-ready dumps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Return the model as JSON-compatible builtins (for module results and reports)."""
+        return self.model_dump(mode="json")
+
+
+class DeviceBackupInfo(_Model):
+    """Outcome of backing up one device."""
+
+    device_id: Optional[str] = None
+    device_name: Optional[str] = None
+    device_ip: Optional[str] = None
+    platform: Optional[str] = None
+    nautobot_fetch_success: bool = False
+    ssh_connection_success: bool = False
+    running_config_success: bool = False
+    startup_config_success: bool = False
+    startup_config_reason: Optional[str] = None
+    running_config_bytes: int = 0
+    startup_config_bytes: int = 0
+    running_config_file: Optional[str] = None
+    startup_config_file: Optional[str] = None
+    unsaved_changes: Optional[bool] = None
+    changed: bool = False
+    error: Optional[str] = None
+    error_class: Optional[FailureClass] = None
+
+    @model_validator(mode="after")
+    def _error_has_class(self) -> DeviceBackupInfo:
+        """A failed device always says why, in words and as a class."""
+        if self.error and self.error_class is None:
+            self.error_class = "other"
+        if self.error_class and not self.error:
+            raise ValueError(f"error_class '{self.error_class}' given without an error message")
+        return self
+
+    @property
+    def failed(self) -> bool:
+        """A device failed when its running config was not backed up."""
+        return bool(self.error) or not self.running_config_success
+
+
+class GitStatus(_Model):
+    """State of the local checkout after the prepare step."""
+
+    repository_existed: bool = False
+    operation: Optional[str] = None
+    repository_path: Optional[str] = None
+    repository_url: Optional[str] = None
+    branch: Optional[str] = None
+
+
+class GitCommitStatus(_Model):
+    """Outcome of the commit and push step."""
+
+    committed: bool = False
+    pushed: bool = False
+    commit_hash: Optional[str] = None
+    files_changed: int = 0
+    error: Optional[str] = None
+
+    @property
+    def failed(self) -> bool:
+        """The publish step failed when it reported an error or committed without pushing."""
+        return bool(self.error) or (self.committed and not self.pushed)
+
+
+class CredentialInfo(_Model):
+    """Which credential a run used. Deliberately has no field that could hold a secret."""
+
+    credential_id: Optional[Union[int, str]] = None
+    credential_name: Optional[str] = None
+    username: Optional[str] = None
+
+
+class TimestampUpdateStatus(_Model):
+    """Outcome of writing the backup date back to Nautobot."""
+
+    enabled: bool = False
+    custom_field_name: Optional[str] = None
+    updated_count: int = 0
+    failed_count: int = 0
+    errors: List[str] = []
+
+
+class BackupRunResult(_Model):
+    """The whole run, as written to the JSON report and to set_stats.
+
+    ``success``, ``devices_backed_up`` and ``devices_failed`` are derived from the
+    other fields, so they can never disagree with them: a run with any failed device,
+    or whose publish step failed, is not a success.
+    """
+
+    success: bool = False
+    devices_backed_up: int = 0
+    devices_failed: int = 0
+    backed_up_devices: List[DeviceBackupInfo] = []
+    failed_devices: List[DeviceBackupInfo] = []
+    git_status: GitStatus = GitStatus()
+    git_commit_status: GitCommitStatus = GitCommitStatus()
+    credential_info: CredentialInfo = CredentialInfo()
+    timestamp_update_status: TimestampUpdateStatus = TimestampUpdateStatus()
+    repository: Optional[str] = None
+    commit_date: Optional[str] = None
+    triggered_by: TriggeredBy = "manual"
+    executed_by: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _derive_counts_and_success(self) -> BackupRunResult:
+        """Recompute the derived fields from the device lists and the Git outcome."""
+        misplaced = [d.device_name for d in self.backed_up_devices if d.failed]
+        if misplaced:
+            raise ValueError(f"failed devices listed as backed up: {', '.join(map(str, misplaced))}")
+        self.devices_backed_up = len(self.backed_up_devices)
+        self.devices_failed = len(self.failed_devices)
+        self.success = self.devices_failed == 0 and not self.git_commit_status.failed
+        return self
+
+    @classmethod
+    def from_devices(cls, devices: List[DeviceBackupInfo], **fields: Any) -> BackupRunResult:
+        """Build a run result, splitting device results into backed-up and failed."""
+        return cls(
+            backed_up_devices=[d for d in devices if not d.failed],
+            failed_devices=[d for d in devices if d.failed],
+            **fields,
+        )

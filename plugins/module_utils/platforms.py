@@ -1,0 +1,148 @@
+"""Map a Nautobot platform to a netmiko device type and an Ansible network OS.
+
+Replaces the seed's ``NetmikoPlatformMapper``, whose substring table turned
+"Cisco NX-OS" and "FortiOS" into ``cisco_ios``. Lookups here are exact, in this order:
+
+1. Nautobot's ``platform.network_driver_mappings`` (``netmiko`` / ``ansible`` key);
+2. the platform's ``network_driver`` through netutils' library mappers;
+3. the platform name through ``PLATFORM_NAME_TABLE`` below, or through netutils'
+   NAPALM names (``ios``, ``nxos``, ``eos``, ``junos``, ``iosxr`` ...);
+4. the user's ``platform_map`` (platform name or network driver -> netmiko type),
+   for platforms none of the above knows.
+
+Anything else raises ``PlatformMappingError``: an unknown platform is a clear
+per-device error, never a guess. A host that sets ``netmiko_device_type`` itself
+bypasses this module entirely.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import PlatformMappingError
+
+if has_library("netutils"):
+    from netutils.lib_mapper import (
+        ANSIBLE_LIB_MAPPER_REVERSE,
+        NAPALM_LIB_MAPPER,
+        NETMIKO_LIB_MAPPER,
+        NETMIKO_LIB_MAPPER_REVERSE,
+    )
+else:  # pragma: no cover - without netutils only the exact name table is available
+    ANSIBLE_LIB_MAPPER_REVERSE = {}
+    NAPALM_LIB_MAPPER = {}
+    NETMIKO_LIB_MAPPER = {}
+    NETMIKO_LIB_MAPPER_REVERSE = {}
+
+# Human platform names as people type them into Nautobot -> netutils network driver.
+# Matched case-insensitively and exactly (after trimming): no substrings, no prefixes.
+PLATFORM_NAME_TABLE: Dict[str, str] = {
+    "cisco ios": "cisco_ios",
+    "ios": "cisco_ios",
+    "cisco ios-xe": "cisco_xe",
+    "cisco ios xe": "cisco_xe",
+    "ios-xe": "cisco_xe",
+    "iosxe": "cisco_xe",
+    "cisco nx-os": "cisco_nxos",
+    "cisco nxos": "cisco_nxos",
+    "nx-os": "cisco_nxos",
+    "cisco ios-xr": "cisco_xr",
+    "cisco ios xr": "cisco_xr",
+    "ios-xr": "cisco_xr",
+    "cisco asa": "cisco_asa",
+    "arista eos": "arista_eos",
+    "juniper junos": "juniper_junos",
+    "junos": "juniper_junos",
+    "fortios": "fortinet",
+    "fortinet fortios": "fortinet",
+    "paloalto panos": "paloalto_panos",
+    "palo alto pan-os": "paloalto_panos",
+    "hpe comware": "hp_comware",
+    "hp comware": "hp_comware",
+    "huawei vrp": "huawei_vrp",
+}
+
+
+def _norm(value: Any) -> str:
+    """Normalise a name for exact, case-insensitive lookup."""
+    return " ".join(str(value).strip().lower().split()) if value is not None else ""
+
+
+def _platform_fields(platform: Any) -> Tuple[str, str, Mapping[str, Any]]:
+    """Return (name, network_driver, network_driver_mappings) from a platform dict or name."""
+    if isinstance(platform, Mapping):
+        mappings = platform.get("network_driver_mappings") or {}
+        return (
+            str(platform.get("name") or ""),
+            str(platform.get("network_driver") or ""),
+            mappings if isinstance(mappings, Mapping) else {},
+        )
+    return (str(platform or ""), "", {})
+
+
+def network_driver(platform: Any, platform_map: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """Return the netutils network driver for platform, or None when no exact rule knows it."""
+    name, driver, _mappings = _platform_fields(platform)
+    if driver:
+        return driver
+    key = _norm(name)
+    if key in PLATFORM_NAME_TABLE:
+        return PLATFORM_NAME_TABLE[key]
+    if key in NAPALM_LIB_MAPPER:
+        return NAPALM_LIB_MAPPER[key]
+    if key in NETMIKO_LIB_MAPPER:
+        return NETMIKO_LIB_MAPPER[key]
+    user = {_norm(k): v for k, v in (platform_map or {}).items()}
+    if key in user and user[key] in NETMIKO_LIB_MAPPER:
+        return NETMIKO_LIB_MAPPER[user[key]]
+    return None
+
+
+def netmiko_device_type(
+    platform: Any,
+    platform_map: Optional[Mapping[str, str]] = None,
+    device: Optional[str] = None,
+) -> str:
+    """Return the netmiko device type for a Nautobot platform (dict) or platform name.
+
+    Raises PlatformMappingError when no exact rule matches.
+    """
+    name, driver, mappings = _platform_fields(platform)
+    from_nautobot = mappings.get("netmiko")
+    if from_nautobot:
+        return str(from_nautobot)
+    if driver and driver in NETMIKO_LIB_MAPPER_REVERSE:
+        return NETMIKO_LIB_MAPPER_REVERSE[driver]
+    key = _norm(name)
+    for table in (PLATFORM_NAME_TABLE, NAPALM_LIB_MAPPER):
+        if key in table and table[key] in NETMIKO_LIB_MAPPER_REVERSE:
+            return NETMIKO_LIB_MAPPER_REVERSE[table[key]]
+    if key in NETMIKO_LIB_MAPPER:
+        return key
+    user = {_norm(k): v for k, v in (platform_map or {}).items()}
+    for candidate in (key, _norm(driver)):
+        if candidate and candidate in user:
+            return str(user[candidate])
+    raise PlatformMappingError(_unknown_message(name, driver, device), platform=name or driver or None, device=device)
+
+
+def ansible_network_os(platform: Any, platform_map: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """Return the Ansible network OS FQCN (e.g. ``cisco.ios.ios``) for platform, or None if unknown."""
+    _name, _driver, mappings = _platform_fields(platform)
+    if mappings.get("ansible"):
+        return str(mappings["ansible"])
+    driver = network_driver(platform, platform_map)
+    return ANSIBLE_LIB_MAPPER_REVERSE.get(driver) if driver else None
+
+
+def _unknown_message(name: str, driver: str, device: Optional[str]) -> str:
+    """Explain an unknown platform and the three ways to fix it."""
+    who = f" of device '{device}'" if device else ""
+    shown = f"'{name}'" if name else "(none)"
+    return (
+        f"unsupported platform {shown}{who} (network_driver: {driver or 'not set'}): no netmiko device type in "
+        "Nautobot's network_driver_mappings, the collection's platform table or platform_map. "
+        "Set the platform's network_driver in Nautobot, add the platform to platform_map, "
+        "or set netmiko_device_type for the host."
+    )

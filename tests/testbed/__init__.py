@@ -1,0 +1,1 @@
+"""Test-bed helpers: processes, Nautobot, Git remotes. Private to the test suite."""
