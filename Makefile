@@ -13,8 +13,6 @@ CACHE      := $(ROOT)/.cache
 BUILD      := $(ROOT)/.build
 COLL_PATH  := $(BUILD)/collections
 COLL_LINK  := $(COLL_PATH)/ansible_collections/netops/nautobot_backup
-SANITY_DIR := $(BUILD)/sanity
-SANITY_COLL := $(SANITY_DIR)/ansible_collections/netops/nautobot_backup
 PYTEST_ARGS ?=
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLL_PATH)
@@ -64,10 +62,7 @@ integration: setup ## Integration tests against the real lab, Nautobot and Git r
 
 .PHONY: sanity
 sanity: setup ## ansible-test sanity on a copy of the tree under ansible_collections/
-	@rm -rf $(SANITY_DIR)
-	@scripts/sync-collection-copy.sh $(SANITY_DIR) >/dev/null
-	cd $(SANITY_COLL) && git init -q && git add -A && \
-	  $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+	scripts/sanity.sh
 
 .PHONY: test
 test: setup lint unit sanity integration ## Set up everything and run every check (what CI runs)

@@ -6,8 +6,22 @@ parts stay independent: the device lab (lab.fixtures), Nautobot
 session fixture stops what it started, by PID, even when tests fail.
 """
 
+from __future__ import annotations
+
+import signal
+
 pytest_plugins = [
     "lab.fixtures",
     "testbed.nautobot_fixtures",
     "testbed.git_fixtures",
 ]
+
+
+def _interrupt(signum, _frame):
+    """Turn SIGTERM into KeyboardInterrupt so pytest runs the finalizers that stop the test bed."""
+    raise KeyboardInterrupt(f"received signal {signum}")
+
+
+def pytest_configure(config):  # pylint: disable=unused-argument
+    """Make a terminated test run still stop every process it started."""
+    signal.signal(signal.SIGTERM, _interrupt)

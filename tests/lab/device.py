@@ -1,0 +1,136 @@
+"""State of one simulated device: configurations, faults and clocks.
+
+The state lives in the lab process and is shared by every SSH session to the device
+and by the control socket, so a test can change a device's configuration or faults
+between two netmiko reads and see the effect. Configurations are kept in canonical
+form (no volatile lines); platforms.py adds the volatile lines on output.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Optional
+
+from lab.configs import generate_config
+from lab.platforms import Platform, get_platform
+from lab.spec import FAULTS, DeviceSpec
+
+
+def utcnow() -> datetime:
+    """Return the current UTC time (naive, as devices print it without zone math)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def split_config(text: str) -> list[str]:
+    """Split a configuration text into lines (any line ending), dropping one final newline."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+class DeviceState:
+    """Mutable state of one device: running/startup config, faults, counters."""
+
+    def __init__(self, spec: DeviceSpec) -> None:
+        self.spec = spec
+        self.platform: Platform = get_platform(spec.platform)
+        self.faults: list[str] = list(spec.faults)
+        self.running: list[str] = []
+        self.startup: Optional[list[str]] = None
+        self.changed_at = self.saved_at = utcnow()
+        self.changes = 0
+        self.sessions = 0
+        self._last_stamp = utcnow() - timedelta(seconds=1)
+        self.reset()
+
+    @property
+    def name(self) -> str:
+        """Return the device name."""
+        return self.spec.name
+
+    def option(self, key: str) -> Any:
+        """Return a per-device option from the spec (config_lines, slow_seconds, ...)."""
+        return self.spec.options[key]
+
+    def reset(self) -> None:
+        """Restore the state the spec describes: generated config saved to startup, spec faults."""
+        self.faults = list(self.spec.faults)
+        self.running = generate_config(self.spec)
+        self.startup = list(self.running) if self.platform.has_startup else None
+        self.changed_at = self.saved_at = utcnow()
+        self.changes = 0
+
+    def stamp(self) -> datetime:
+        """Return 'now' for a volatile line, strictly later (by >= 1 s) than the previous one.
+
+        Two reads within the same second must still differ in their volatile lines,
+        otherwise tests of volatile-line handling would be flaky.
+        """
+        now = utcnow()
+        if now < self._last_stamp + timedelta(seconds=1):
+            now = self._last_stamp + timedelta(seconds=1)
+        self._last_stamp = now
+        return now
+
+    def set_running(self, text: str) -> None:
+        """Replace the running configuration with text (canonical form, no volatile lines)."""
+        self.running = split_config(text)
+        self.changed_at = utcnow()
+
+    def change_config(self) -> str:
+        """Make a real change to the running configuration and return the line added."""
+        self.changes += 1
+        self.running, line = self.platform.change_config(self.running, self.changes)
+        self.changed_at = utcnow()
+        return line
+
+    def write_memory(self) -> bool:
+        """Copy running to startup; return False when the platform has no startup config."""
+        if not self.platform.has_startup:
+            return False
+        self.startup = list(self.running)
+        self.saved_at = utcnow()
+        return True
+
+    def set_faults(self, faults: list[str]) -> None:
+        """Replace the active faults (validated against the known fault names)."""
+        bad = [f for f in faults if f not in FAULTS]
+        if bad:
+            raise ValueError(f"unknown faults {bad} (known: {', '.join(FAULTS)})")
+        self.faults = list(dict.fromkeys(faults))
+
+    def has_fault(self, fault: str) -> bool:
+        """Tell whether fault is active."""
+        return fault in self.faults
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return everything a test may mutate, for restore()."""
+        return {
+            "faults": list(self.faults),
+            "running": "\n".join(self.running),
+            "startup": None if self.startup is None else "\n".join(self.startup),
+            "changes": self.changes,
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        """Put back a snapshot() taken earlier."""
+        self.set_faults(list(snap["faults"]))
+        self.set_running(snap["running"])
+        self.startup = None if snap["startup"] is None else split_config(snap["startup"])
+        self.changes = int(snap.get("changes", self.changes))
+
+    def info(self) -> dict[str, Any]:
+        """Return the live description of the device for the control API."""
+        info = self.spec.to_state(0)
+        info.pop("port")
+        info.update(
+            faults=list(self.faults),
+            changes=self.changes,
+            sessions=self.sessions,
+            running_lines=len(self.running),
+            startup_equals_running=self.startup == self.running if self.startup is not None else None,
+            changed_at=self.changed_at.isoformat(),
+            saved_at=self.saved_at.isoformat(),
+        )
+        return info
