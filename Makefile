@@ -60,6 +60,10 @@ unit: setup ## Unit tests (no test bed)
 integration: setup ## Integration tests against the real lab, Nautobot and Git remotes
 	$(BIN)/python -m pytest tests/integration -q $(PYTEST_ARGS)
 
+.PHONY: golden
+golden: setup ## Regenerate the inventory golden files (review the diff before committing)
+	NB_BACKUP_UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/integration/test_inventory.py -q -k golden
+
 .PHONY: sanity
 sanity: setup ## ansible-test sanity on a copy of the tree under ansible_collections/
 	scripts/sanity.sh

@@ -2,7 +2,7 @@
 # Install the Debian packages that the collection and its test bed need (see bindep.txt).
 # Uses apt-get directly as root, through sudo otherwise. Skips what is already installed.
 set -euo pipefail
-packages=(git openssh-client postgresql redis-server rsync)
+packages=(git openssh-client postgresql redis-server rsync shellcheck)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -2,7 +2,8 @@
 
 Each part of the test bed registers its fixtures in its own plugin module, so the
 parts stay independent: the device lab (lab.fixtures), Nautobot
-(testbed.nautobot_fixtures) and the Git remotes (testbed.git_fixtures). Every
+(testbed.nautobot_fixtures), the Git remotes (testbed.git_fixtures) and a
+fault-injecting HTTP server (testbed.http_faults). Every
 session fixture stops what it started, by PID, even when tests fail.
 """
 
@@ -14,6 +15,7 @@ pytest_plugins = [
     "lab.fixtures",
     "testbed.nautobot_fixtures",
     "testbed.git_fixtures",
+    "testbed.http_faults",
 ]
 
 

@@ -1,12 +1,24 @@
-"""Nautobot API connection settings shared by every Nautobot module.
+"""Talk to the Nautobot API: shared connection settings and a fail-closed GraphQL client.
 
 The argspec is defined once here and mirrored by the ``netops.nautobot_backup.nautobot``
 doc fragment; modules that use it belong to the ``nautobot`` action group.
+
+Every failure (HTTP 401/403, 5xx, timeout, refused connection, GraphQL ``errors``, a body
+that is not JSON) raises ``NautobotAPIError`` with a message that names the URL and never
+the token, so callers can fail closed instead of mistaking an error for "no devices".
 """
 
 from __future__ import annotations
 
+from typing import Any, Dict, Mapping, Optional
+
 from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+
+if has_library("requests"):
+    import requests
 
 NAUTOBOT_ARGSPEC = {
     "url": {"type": "str", "required": True, "fallback": (env_fallback, ["NAUTOBOT_URL"])},
@@ -14,3 +26,114 @@ NAUTOBOT_ARGSPEC = {
     "validate_certs": {"type": "bool", "default": True},
     "timeout": {"type": "int", "default": 30},
 }
+
+_BODY_EXCERPT = 200
+
+
+class NautobotAPIError(NautobotBackupError):
+    """Nautobot could not be reached or answered with an error."""
+
+    def __init__(self, message: str, url: str, status: Optional[int] = None) -> None:
+        self.url = url
+        self.status = status
+        super().__init__(message)
+
+
+class NautobotClient:
+    """A keep-alive session to one Nautobot server, authenticated with an API token."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        validate_certs: bool = True,
+        timeout: float = 30,
+        session: Optional[Any] = None,
+    ) -> None:
+        require("requests")
+        if not url:
+            raise NautobotAPIError("no Nautobot URL given (option url or NAUTOBOT_URL)", url="")
+        if not token:
+            raise NautobotAPIError(f"no Nautobot token given for {url} (option token or NAUTOBOT_TOKEN)", url=url)
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._session = session or requests.Session()
+        self._session.verify = validate_certs
+        self._session.headers.update(
+            {"Authorization": f"Token {token}", "Accept": "application/json", "Content-Type": "application/json"}
+        )
+
+    @property
+    def graphql_url(self) -> str:
+        """The GraphQL endpoint of this server."""
+        return f"{self.url}/api/graphql/"
+
+    def graphql(self, query: str, variables: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """POST a GraphQL query and return its ``data``; raise NautobotAPIError on any failure."""
+        payload: Dict[str, Any] = {"query": query}
+        if variables:
+            payload["variables"] = dict(variables)
+        body = self._request("POST", self.graphql_url, payload)
+        errors = body.get("errors")
+        if errors:
+            messages = "; ".join(str(err.get("message", err)) if isinstance(err, dict) else str(err) for err in errors)
+            raise NautobotAPIError(f"Nautobot GraphQL at {self.graphql_url} returned errors: {messages}", self.url)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise NautobotAPIError(f"Nautobot GraphQL answer from {self.graphql_url} has no data", self.url)
+        return data
+
+    def _request(self, method: str, url: str, payload: Any) -> Dict[str, Any]:
+        """Send one request and return the decoded JSON object, raising NautobotAPIError on failure."""
+        try:
+            response = self._session.request(method, url, json=payload, timeout=self.timeout, allow_redirects=False)
+        except requests.exceptions.Timeout as exc:
+            raise NautobotAPIError(f"Nautobot at {url} did not answer within {self.timeout}s", self.url) from exc
+        except requests.exceptions.SSLError as exc:
+            raise NautobotAPIError(
+                f"TLS verification failed for Nautobot at {url} (validate_certs: false accepts self-signed ones)",
+                self.url,
+            ) from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise NautobotAPIError(f"cannot connect to Nautobot at {url}: {_reason(exc)}", self.url) from exc
+        except requests.exceptions.RequestException as exc:
+            raise NautobotAPIError(f"request to Nautobot at {url} failed: {_reason(exc)}", self.url) from exc
+        status = response.status_code
+        if status in (401, 403):
+            raise NautobotAPIError(
+                f"Nautobot at {url} refused the API token (HTTP {status}): check the token and its permissions",
+                self.url,
+                status,
+            )
+        if status >= 300:
+            raise NautobotAPIError(
+                f"Nautobot at {url} answered HTTP {status}: {_excerpt(response.text)}", self.url, status
+            )
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise NautobotAPIError(
+                f"Nautobot at {url} answered with a body that is not JSON: {_excerpt(response.text)}", self.url, status
+            ) from exc
+        if not isinstance(body, dict):
+            raise NautobotAPIError(f"Nautobot at {url} answered with unexpected JSON: {_excerpt(str(body))}", self.url)
+        return body
+
+    def close(self) -> None:
+        """Close the keep-alive session."""
+        self._session.close()
+
+
+def _excerpt(text: str) -> str:
+    """Return the first characters of a response body, on one line."""
+    flat = " ".join((text or "").split())
+    return flat[:_BODY_EXCERPT] + ("..." if len(flat) > _BODY_EXCERPT else "") if flat else "(empty body)"
+
+
+def _reason(exc: Exception) -> str:
+    """Return a short reason for a requests exception (e.g. 'Connection refused')."""
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "No route to host", "Connection reset"):
+        if marker in text:
+            return marker
+    return _excerpt(text)

@@ -1,0 +1,358 @@
+"""Inventory plugin: devices from Nautobot's GraphQL API, paged and fail-closed."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: nautobot
+short_description: Nautobot devices as an inventory, through GraphQL, paged and fail-closed
+version_added: 0.1.0
+description:
+  - Reads devices from Nautobot 3.x (and 2.x) through its GraphQL API with limit/offset paging,
+    streaming each page into the inventory so memory stays bounded at 10,000 devices.
+  - Sets C(ansible_host) (the primary IP without its mask), C(nautobot_id), C(netmiko_device_type),
+    C(ansible_network_os) (the Ansible FQCN) and C(nautobot), a dict of device facts for backup path
+    templates (name, serial, asset_tag, status, role, platform with its manufacturer, device_type,
+    tenant with its group, rack with its group, location with its 3-level parent chain and location
+    types, tags and custom_fields).
+  - B(Fails closed.) On HTTP 401/403, 5xx, a timeout, a refused connection, GraphQL C(errors) or a body
+    that is not JSON, the inventory fails with a message naming the URL (never the token), and
+    C(ansible-inventory) exits non-zero. An error is never turned into an empty inventory. A filter that
+    matches nothing gives a valid, empty inventory with a warning.
+  - Remote values are marked unsafe for templating.
+  - The file name must end in C(nautobot.yml) or C(nautobot.yaml).
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: Marks this file as a configuration of this plugin.
+    required: true
+    type: str
+    choices: [netops.nautobot_backup.nautobot]
+  url:
+    description: Base URL of Nautobot, for example C(https://nautobot.example.com).
+    type: str
+    required: true
+    env:
+      - name: NAUTOBOT_URL
+  token:
+    description:
+      - Nautobot API token. It is sent only in the C(Authorization) header and never shown.
+      - A token without view permission on a related object (a tenant, say) gets C(null) for it.
+    type: str
+    required: true
+    env:
+      - name: NAUTOBOT_TOKEN
+  validate_certs:
+    description: Whether to verify Nautobot's TLS certificate.
+    type: bool
+    default: true
+    env:
+      - name: NAUTOBOT_VALIDATE_CERTS
+  timeout:
+    description: Seconds to wait for each GraphQL request.
+    type: int
+    default: 60
+  page_size:
+    description:
+      - Devices per GraphQL request. Pages are streamed into the inventory, and the next page is
+        fetched while the current one is processed.
+      - C(0) fetches every device in one request (more memory, and one long request).
+    type: int
+    default: 500
+  device_ids:
+    description: Only these devices, by Nautobot UUID (the seed's C(inventory) list).
+    type: list
+    elements: str
+    default: []
+    aliases: [inventory]
+  device_names:
+    description: Only devices with these names.
+    type: list
+    elements: str
+    default: []
+  locations:
+    description:
+      - Only devices at these locations (name or UUID).
+      - By default devices at descendant locations match too (see O(location_include_descendants)).
+    type: list
+    elements: str
+    default: []
+  location_include_descendants:
+    description:
+      - With O(locations), also include devices at child locations (a region includes its cities and
+        buildings). Set to C(false) to keep only devices placed directly at the listed locations.
+    type: bool
+    default: true
+  roles:
+    description: Only devices with these roles (names).
+    type: list
+    elements: str
+    default: []
+  platforms:
+    description: Only devices with these platforms (names).
+    type: list
+    elements: str
+    default: []
+  statuses:
+    description: Only devices with these statuses (names), for example C(Active).
+    type: list
+    elements: str
+    default: []
+  tenants:
+    description: Only devices of these tenants (names).
+    type: list
+    elements: str
+    default: []
+  tags:
+    description: Only devices with these tags (names).
+    type: list
+    elements: str
+    default: []
+  group_by:
+    description:
+      - Groups to create from device data. Group names are lower case, with other characters than
+        letters, digits and C(_) replaced by C(_).
+      - C(location) creates C(location_<name>) for the device's location and its ancestors, nested
+        like the location tree (C(location_europe) > C(location_berlin) > C(location_ber1)).
+      - C(location_type) creates C(<type>_<name>) for the location and each ancestor, for example
+        C(region_europe), C(city_berlin), C(building_ber1).
+      - The others create C(role_<name>), C(platform_<name>), C(tenant_<name>), C(tag_<name>) and
+        C(status_<name>).
+    type: list
+    elements: str
+    choices: [location, location_type, role, platform, tenant, tags, status]
+    default: [location, role, platform]
+  extra_fields:
+    description:
+      - Extra GraphQL selections added to each device, for example C(comments) or
+        C(interfaces { name }). They appear in the C(nautobot) host variable.
+    type: list
+    elements: str
+    default: []
+  platform_map:
+    description:
+      - Platform name (or network driver) to netmiko device type, for platforms that neither Nautobot's
+        C(network_driver_mappings) nor the collection's table know.
+    type: dict
+    default: {}
+  use_name_when_no_primary_ip:
+    description:
+      - A device without a primary IP is skipped with a warning. When true, it is kept with its name as
+        C(ansible_host) instead (for names that resolve in DNS).
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+# nautobot.yml: every active device, grouped by location, role and platform.
+plugin: netops.nautobot_backup.nautobot
+url: https://nautobot.example.com
+# token: from the NAUTOBOT_TOKEN environment variable
+statuses: [Active]
+
+# Only the routers of one region and its children, grouped by location type too.
+plugin: netops.nautobot_backup.nautobot
+url: https://nautobot.example.com
+locations: [Europe]
+roles: [router]
+group_by: [location, location_type, role, platform, tenant]
+compose:
+  ansible_port: nautobot.custom_fields.ssh_port | default(22)
+keyed_groups:
+  - key: nautobot.device_type.model
+    prefix: model
+
+# Exactly these devices (the seed's "inventory" list), with a cache.
+plugin: netops.nautobot_backup.nautobot
+url: https://nautobot.example.com
+inventory:
+  - 2b3c1f7e-4a2d-4c4e-9a55-0d3b9a6c1f10
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: /tmp/nautobot_inventory
+"""
+
+import re
+from typing import Any, Dict, List, Mapping
+
+from ansible import constants as C
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.display import Display
+from ansible.utils.unsafe_proxy import wrap_var
+
+try:  # ansible-core 2.19+: values set by inventory plugins are untrusted (never templated) by default
+    from ansible.template import trust_as_template  # noqa: F401  # pylint: disable=unused-import
+
+    HAS_DATA_TAGGING = True
+except ImportError:  # older cores need the values wrapped to be marked unsafe
+    HAS_DATA_TAGGING = False
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_query import (
+    FILTER_ARGUMENTS,
+    host_variables,
+    iter_device_pages,
+    location_chain,
+    primary_host,
+)
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_client import NautobotClient
+
+display = Display()
+
+_INVALID_GROUP_CHARS = re.compile(r"[^a-z0-9_]")
+_WARN_NAMES = 10
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    """Build the inventory from Nautobot devices."""
+
+    NAME = "netops.nautobot_backup.nautobot"
+
+    def verify_file(self, path: str) -> bool:
+        """Accept only files named *nautobot.yml or *nautobot.yaml."""
+        return super().verify_file(path) and path.endswith(("nautobot.yml", "nautobot.yaml"))
+
+    def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
+        """Read the devices (from the cache or Nautobot) and add them to the inventory."""
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        self._skipped: Dict[str, List[str]] = {}
+        self._seen: set = set()
+        self._added = 0
+        cache_key = self.get_cache_key(path)
+        use_cache = self.get_option("cache") and cache
+        refresh_cache = self.get_option("cache") and not cache
+        cached = None
+        if use_cache:
+            try:
+                cached = self._cache[cache_key]
+            except KeyError:
+                refresh_cache = True
+        try:
+            if cached is not None:
+                self._add_devices(cached)
+            else:
+                collected = self._fetch(keep=refresh_cache)
+                if refresh_cache:
+                    self._cache[cache_key] = collected
+        except (NautobotBackupError, MissingLibraryError) as exc:
+            self._fail_closed(str(exc))
+        self._report()
+
+    def _fetch(self, keep: bool) -> List[Dict[str, Any]]:
+        """Stream devices from Nautobot into the inventory; return them too when keep is true."""
+        client = NautobotClient(
+            url=self.get_option("url"),
+            token=self.get_option("token"),
+            validate_certs=self.get_option("validate_certs"),
+            timeout=self.get_option("timeout"),
+        )
+        kept: List[Dict[str, Any]] = []
+        filters = {option: self.get_option(option) for option in FILTER_ARGUMENTS}
+        pages = iter_device_pages(client, filters, self.get_option("extra_fields"), self.get_option("page_size"))
+        try:
+            for page in pages:
+                self._add_devices(page)
+                if keep:
+                    kept.extend(page)
+        finally:
+            client.close()
+        return kept
+
+    def _add_devices(self, records: List[Mapping[str, Any]]) -> None:
+        """Add one page of device records as hosts, with their variables and groups."""
+        platform_map = self.get_option("platform_map")
+        exact_locations = self._exact_locations()
+        for record in records:
+            name = record.get("name")
+            if not name:
+                self._skip("without a name", str(record.get("id")))
+                continue
+            if exact_locations and not exact_locations & {
+                str((record.get("location") or {}).get(key)) for key in ("name", "id")
+            }:
+                continue
+            address = primary_host(record)
+            if address is None:
+                if not self.get_option("use_name_when_no_primary_ip"):
+                    self._skip("without a primary IP", name)
+                    continue
+                address = name
+            if name in self._seen:
+                self._skip("with a duplicate name (only the first is kept)", name)
+                continue
+            self._seen.add(name)
+            host = self.inventory.add_host(name)
+            variables = host_variables(record, platform_map)
+            variables["ansible_host"] = address
+            for key, value in variables.items():
+                self.inventory.set_variable(host, key, value if HAS_DATA_TAGGING else wrap_var(value))
+            self._add_groups(host, record)
+            self._construct(host, variables)
+            self._added += 1
+
+    def _exact_locations(self) -> set:
+        """Return the location filter when descendants are excluded, else an empty set."""
+        if self.get_option("location_include_descendants"):
+            return set()
+        return {str(location) for location in self.get_option("locations")}
+
+    def _add_groups(self, host: str, record: Mapping[str, Any]) -> None:
+        """Put host into the group_by groups."""
+        group_by = self.get_option("group_by")
+        chain = location_chain(record)
+        if "location" in group_by and chain:
+            names = [self._group("location", node["name"]) for node in chain]
+            self.inventory.add_child(names[0], host)
+            for child, parent in zip(names, names[1:], strict=False):
+                self.inventory.add_child(parent, child)
+        if "location_type" in group_by:
+            for node in chain:
+                kind = (node.get("location_type") or {}).get("name")
+                if kind:
+                    self.inventory.add_child(self._group(kind, node["name"]), host)
+        singles = {"role": "role", "platform": "platform", "tenant": "tenant", "status": "status"}
+        for option, field in singles.items():
+            value = (record.get(field) or {}).get("name") if option in group_by else None
+            if value:
+                self.inventory.add_child(self._group(option, value), host)
+        if "tags" in group_by:
+            for tag in record.get("tags") or []:
+                if tag.get("name"):
+                    self.inventory.add_child(self._group("tag", tag["name"]), host)
+
+    def _group(self, prefix: str, value: str) -> str:
+        """Create (if needed) and return the group named <prefix>_<value>, made a valid name."""
+        name = _INVALID_GROUP_CHARS.sub("_", f"{prefix}_{value}".lower())
+        return self.inventory.add_group(name)
+
+    def _construct(self, host: str, variables: Dict[str, Any]) -> None:
+        """Apply compose, groups and keyed_groups."""
+        strict = self.get_option("strict")
+        hostvars = self.inventory.get_host(host).get_vars()
+        self._set_composite_vars(self.get_option("compose"), hostvars, host, strict=strict)
+        self._add_host_to_composed_groups(self.get_option("groups"), hostvars, host, strict=strict)
+        self._add_host_to_keyed_groups(self.get_option("keyed_groups"), hostvars, host, strict=strict)
+
+    def _skip(self, reason: str, name: str) -> None:
+        """Remember a skipped device for one summary warning per reason."""
+        self._skipped.setdefault(reason, []).append(name)
+
+    def _report(self) -> None:
+        """Warn once per skip reason, and when the query matched nothing."""
+        for reason, names in self._skipped.items():
+            more = len(names) - _WARN_NAMES
+            shown = ", ".join(names[:_WARN_NAMES]) + (f" and {more} more" if more > 0 else "")
+            display.warning(f"Nautobot inventory: skipped {len(names)} device(s) {reason}: {shown}")
+        if self._added == 0 and not self._skipped:
+            display.warning(f"Nautobot inventory: no device at {self.get_option('url')} matched the filters")
+
+    def _fail_closed(self, message: str) -> None:
+        """Fail the whole inventory, even where Ansible would only warn about an unparsed source."""
+        # ansible-core only warns (and goes on with an empty inventory) when a source fails,
+        # unless this setting is on; a Nautobot outage must never look like "no devices".
+        C.INVENTORY_ANY_UNPARSED_IS_FAILED = True
+        raise AnsibleParserError(f"{self.NAME}: {message}")
