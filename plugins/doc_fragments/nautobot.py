@@ -1,3 +1,5 @@
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared documentation for the Nautobot connection options (url, token, validate_certs, timeout)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Private to netops.nautobot_backup: not a public API.
 """Gate the collection's optional Python libraries in one place.
 

@@ -1,3 +1,5 @@
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fetch devices from Nautobot's GraphQL API, page by page, and turn each into host facts.
 
 Replaces the GraphQL half of the seed's ``DeviceConfigService``. The query asks for the

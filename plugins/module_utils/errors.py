@@ -1,3 +1,5 @@
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Exceptions raised by the collection's module_utils.
 
 Helpers raise these; only modules and action plugins convert them into

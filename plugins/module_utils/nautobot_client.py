@@ -1,3 +1,5 @@
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Talk to the Nautobot API: shared connection settings and a fail-closed GraphQL client.
 
 The argspec is defined once here and mirrored by the ``netops.nautobot_backup.nautobot``

@@ -1,3 +1,5 @@
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Map a Nautobot platform to a netmiko device type and an Ansible network OS.
 
 Replaces the seed's ``NetmikoPlatformMapper``, whose substring table turned
@@ -24,12 +26,14 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors impo
 
 if has_library("netutils"):
     from netutils.lib_mapper import (
+        ANSIBLE_LIB_MAPPER,
         ANSIBLE_LIB_MAPPER_REVERSE,
         NAPALM_LIB_MAPPER,
         NETMIKO_LIB_MAPPER,
         NETMIKO_LIB_MAPPER_REVERSE,
     )
 else:  # pragma: no cover - without netutils only the exact name table is available
+    ANSIBLE_LIB_MAPPER = {}
     ANSIBLE_LIB_MAPPER_REVERSE = {}
     NAPALM_LIB_MAPPER = {}
     NETMIKO_LIB_MAPPER = {}
@@ -125,6 +129,36 @@ def netmiko_device_type(
         if candidate and candidate in user:
             return str(user[candidate])
     raise PlatformMappingError(_unknown_message(name, driver, device), platform=name or driver or None, device=device)
+
+
+def device_type_for_host(
+    netmiko_type: Optional[str] = None,
+    platform: Any = None,
+    network_os: Optional[str] = None,
+    platform_map: Optional[Mapping[str, str]] = None,
+    device: Optional[str] = None,
+) -> str:
+    """Return the netmiko device type of a host from any inventory.
+
+    An explicit ``netmiko_device_type`` wins; then the Nautobot platform (dict or name);
+    then ``ansible_network_os`` (an FQCN such as ``cisco.ios.ios``, or a short name such
+    as ``ios``), so hosts of a plain static inventory work too.
+    """
+    if netmiko_type:
+        return str(netmiko_type)
+    if platform:
+        return netmiko_device_type(platform, platform_map=platform_map, device=device)
+    if network_os:
+        driver = ANSIBLE_LIB_MAPPER.get(str(network_os))
+        if driver and driver in NETMIKO_LIB_MAPPER_REVERSE:
+            return NETMIKO_LIB_MAPPER_REVERSE[driver]
+        return netmiko_device_type(str(network_os).rsplit(".", 1)[-1], platform_map=platform_map, device=device)
+    who = f" for device '{device}'" if device else ""
+    raise PlatformMappingError(
+        f"no platform known{who}: set netmiko_device_type or ansible_network_os for the host, "
+        "or give the device a platform in Nautobot",
+        device=device,
+    )
 
 
 def ansible_network_os(platform: Any, platform_map: Optional[Mapping[str, str]] = None) -> Optional[str]:

@@ -68,7 +68,7 @@ def start_fault_server(fault: Fault) -> FaultServer:
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(length)
-            holder["server"].requests.append({"path": self.path, **{k: v for k, v in self.headers.items()}})
+            holder["server"].requests.append({"path": self.path, **dict(self.headers.items())})
             if fault.delay:
                 time.sleep(fault.delay)
             payload = fault.body.encode()

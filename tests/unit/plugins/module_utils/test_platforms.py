@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import PlatformMappingError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.platforms import (
     ansible_network_os,
+    device_type_for_host,
     netmiko_device_type,
     network_driver,
 )
@@ -108,3 +109,24 @@ def test_network_driver_prefers_nautobot_value():
     assert network_driver({"name": "Cisco IOS", "network_driver": "cisco_xe"}) == "cisco_xe"
     assert network_driver("Arista EOS") == "arista_eos"
     assert network_driver("Unknown") is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"netmiko_type": "cisco_xe", "platform": "Cisco IOS"}, "cisco_xe"),
+        ({"platform": {"name": "x", "network_driver": "arista_eos"}, "network_os": "cisco.ios.ios"}, "arista_eos"),
+        ({"network_os": "cisco.nxos.nxos"}, "cisco_nxos"),
+        ({"network_os": "junipernetworks.junos.junos"}, "juniper_junos"),
+        ({"network_os": "ios"}, "cisco_ios"),
+        ({"network_os": "cisco.iosxr.iosxr"}, "cisco_xr"),
+    ],
+)
+def test_device_type_for_host(kwargs, expected):
+    assert device_type_for_host(**kwargs) == expected
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"network_os": "acme.widget.widget"}, {"platform": "FortiOS 9000"}])
+def test_device_type_for_host_unknown(kwargs):
+    with pytest.raises(PlatformMappingError, match="r9"):
+        device_type_for_host(device="r9", **kwargs)

@@ -1,0 +1,157 @@
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Back up one device: paths, fetch, clean, validate, sanitize, write. One call, one result.
+
+Replaces the seed's ``DeviceBackupService.backup_single_device``. The order is what makes
+it safe: every path is rendered and confined, and the running (and startup) config is
+fetched, cleaned and validated, before anything is written. So a bad template, an
+unreachable device or an invalid output never replaces the previous good file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.cleaning import clean_output, unsaved_changes
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import PlatformCommands, platform_commands
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import read_text, write_if_changed
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import confine, device_paths
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
+    ConnectionSettings,
+    FetchedConfigs,
+    fetch_configs,
+)
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.sanitize import sanitize_config
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.validation import (
+    InvalidOutputError,
+    validate_config,
+)
+
+
+class WriteError(NautobotBackupError):
+    """A backup file could not be written."""
+
+
+@dataclass
+class BackupRequest:
+    """Everything needed to back up one device."""
+
+    device_name: str
+    settings: ConnectionSettings
+    repo_dir: Path
+    stamp: Mapping[str, str]
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    device_id: Optional[str] = None
+    platform: Optional[str] = None
+    running_template: Optional[str] = None
+    startup_template: Optional[str] = None
+    backup_startup: bool = True
+    sanitize: bool = False
+    sanitize_patterns: Sequence[str] = ()
+    command_overrides: Optional[Mapping[str, Any]] = None
+
+
+@dataclass
+class BackupOutcome:
+    """The device result plus, in diff mode, the diffs of the files."""
+
+    info: DeviceBackupInfo
+    diffs: List[Dict[str, str]] = field(default_factory=list)
+
+
+Fetcher = Callable[[ConnectionSettings, str, Optional[str], bool], FetchedConfigs]
+
+
+def backup_device(
+    request: BackupRequest,
+    check_mode: bool = False,
+    want_diff: bool = False,
+    fetch: Optional[Fetcher] = None,
+) -> BackupOutcome:
+    """Back up one device and describe the outcome; never raises for device-level failures."""
+    info = DeviceBackupInfo(
+        device_id=request.device_id,
+        device_name=request.device_name,
+        device_ip=request.settings.host,
+        platform=request.platform or request.settings.device_type,
+        nautobot_fetch_success=bool(request.facts),
+    )
+    outcome = BackupOutcome(info=info)
+    try:
+        _backup(request, outcome, check_mode, want_diff, fetch or fetch_configs)
+    except NautobotBackupError as exc:
+        info.error = request.settings.scrub(str(exc))
+        info.error_class = exc.failure_class
+        info.running_config_success = False
+        info.changed = False
+    return outcome
+
+
+def _backup(request: BackupRequest, outcome: BackupOutcome, check_mode: bool, want_diff: bool, fetch: Fetcher) -> None:
+    """The steps of a backup; raises NautobotBackupError on the first failure."""
+    info = outcome.info
+    commands = platform_commands(request.settings.device_type, request.command_overrides)
+    running_rel, startup_rel = device_paths(
+        request.facts, request.device_name, request.stamp, request.running_template, request.startup_template
+    )
+    running_path = confine(request.repo_dir, running_rel, device=request.device_name)
+    startup_path = confine(request.repo_dir, startup_rel, device=request.device_name)
+    want_startup = request.backup_startup and commands.startup is not None
+
+    fetched = fetch(request.settings, commands.running, commands.startup if want_startup else None, commands.enable)
+    info.ssh_connection_success = True
+    running = _checked(fetched.running, commands, commands.running, "running")
+    startup: Optional[str] = None
+    if not want_startup:
+        info.startup_config_reason = commands.startup_missing_reason if request.backup_startup else "not requested"
+    elif fetched.startup_error:
+        info.startup_config_reason = fetched.startup_error
+    else:
+        try:
+            startup = _checked(fetched.startup or "", commands, commands.startup or "", "startup")
+        except InvalidOutputError as exc:
+            info.startup_config_reason = str(exc)
+    if startup is not None:
+        info.unsaved_changes = unsaved_changes(running, startup, commands)
+    if request.sanitize:
+        device_type, patterns = request.settings.device_type, request.sanitize_patterns
+        running = sanitize_config(running, device_type, patterns)
+        startup = sanitize_config(startup, device_type, patterns) if startup is not None else None
+
+    changed = _write(running_path, running_rel, running, check_mode, want_diff, outcome)
+    info.running_config_success = True
+    info.running_config_bytes = len(running.encode("utf-8"))
+    info.running_config_file = running_rel
+    if startup is not None:
+        changed = _write(startup_path, startup_rel, startup, check_mode, want_diff, outcome) or changed
+        info.startup_config_success = True
+        info.startup_config_bytes = len(startup.encode("utf-8"))
+        info.startup_config_file = startup_rel
+    info.changed = changed
+
+
+def _checked(raw: str, commands: PlatformCommands, command: str, kind: str) -> str:
+    """Clean an output and validate it; raise InvalidOutputError when it is not a config."""
+    text = clean_output(raw, commands, command=command)
+    validate_config(text, commands, kind=kind, raw=raw)
+    return text
+
+
+def _write(
+    path: Path, relative: str, content: str, check_mode: bool, want_diff: bool, outcome: BackupOutcome
+) -> bool:
+    """Write one file (unless check mode) and record its diff; return whether it changed."""
+    before = read_text(path) if want_diff else None
+    try:
+        changed = write_if_changed(path, content, check_mode=check_mode)
+    except OSError as exc:
+        raise WriteError(f"cannot write {relative}: {exc.strerror or exc}") from exc
+    if want_diff and changed:
+        outcome.diffs.append(
+            {"before": before or "", "after": content, "before_header": relative, "after_header": relative}
+        )
+    return changed

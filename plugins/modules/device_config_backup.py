@@ -1,0 +1,208 @@
+#!/usr/bin/python
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of netops.nautobot_backup.device_config_backup (implemented by its action plugin)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: device_config_backup
+short_description: Back up a network device's running and startup configuration into a directory
+version_added: 0.1.0
+description:
+  - Connects to the host with netmiko from the controller (an action plugin, so no module process and no Python
+    on the device), reads the running configuration and, where the platform has one, the startup configuration,
+    cleans them, validates them and writes them atomically under O(repo_dir).
+  - Works with hosts from any inventory. The connection comes from the host's standard variables
+    C(ansible_host), C(ansible_port), C(ansible_user), C(ansible_password), C(ansible_become_password) (the enable
+    secret) and C(ansible_ssh_private_key_file). The netmiko device type is C(netmiko_device_type), else the
+    Nautobot platform in the C(nautobot) host variable, else C(ansible_network_os).
+  - B(Cleaning.) Command echo, prompts and volatile lines ("Building configuration...", "Current configuration
+    N bytes", "! Last configuration change at", "! NVRAM config last updated", C(ntp clock-period), Junos
+    "## Last commit", IOS-XR timestamps...) are removed, so an unchanged device gives byte-identical files.
+  - B(Validation before writing.) Empty or too short output, error text (C(% Invalid input), C(% Authorization
+    failed), C(Permission denied)...), a pager prompt, or a missing end marker (IOS C(end)) fail the backup.
+    The previous good file is never overwritten by a failed or partial one.
+  - A platform without a startup configuration, or a startup command the device rejects, is recorded in
+    RV(startup_config_success)/RV(startup_config_reason) and never fails the running backup.
+  - C(changed) is true only when a file's content changed. Writes are atomic (temporary file, then rename).
+  - A failed device fails its host with RV(error_class) one of C(unreachable), C(auth_failed), C(timeout),
+    C(invalid_output), C(unsupported_platform) or C(other). Passwords and the enable secret never appear in the
+    result.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Fetches and validates, reports what would change, writes nothing.
+  diff_mode:
+    support: full
+    details: Shows the cleaned configuration against the previous file.
+  platform:
+    platforms: posix
+  idempotent:
+    description: A second run against an unchanged device writes nothing and returns C(changed=false).
+    support: full
+options:
+  repo_dir:
+    description: Directory of the Git checkout the files are written into. Paths never leave it.
+    type: path
+    required: true
+  running_path_template:
+    description:
+      - Path of the running configuration, relative to O(repo_dir), with placeholders such as C({device_name}),
+        C({location.name}), C({location.name | location_type:City}), C({custom_fields.net}) or C({date}).
+      - See the C(backup_path) module for the syntax.
+      - Defaults to C(backups/{device_name}.running-config).
+    type: str
+  startup_path_template:
+    description:
+      - Path of the startup configuration. Defaults to C(backups/{device_name}.startup-config).
+    type: str
+  timestamp:
+    description:
+      - The run's time, used for C({date}) and C({timestamp}), as an ISO 8601 string or the C({date, timestamp})
+        dict returned by C(backup_path). Pass one value for the whole run so every device gets the same date.
+        Defaults to now.
+    type: raw
+  backup_startup:
+    description: Also back up the startup configuration where the platform has one.
+    type: bool
+    default: true
+  sanitize:
+    description:
+      - Remove secrets (passwords, secrets, SNMP communities, keys) with netutils' sanitizer and O(sanitize_patterns).
+      - Off by default because a private backup repository is often used for restores.
+    type: bool
+    default: false
+  sanitize_patterns:
+    description: Extra regular expressions whose matches are removed when O(sanitize) is true.
+    type: list
+    elements: str
+    default: []
+  commands:
+    description:
+      - Per-host or per-group overrides of the platform's command table, with the keys C(running), C(startup),
+        C(enable), C(end_marker), C(min_lines), C(volatile) and C(volatile_extra). For example, set C(running) to
+        C(show running-config all), or C(startup) to null to skip the startup configuration.
+      - Defaults to the host variable C(nautobot_backup_commands).
+    type: dict
+  platform_map:
+    description: Platform name to netmiko device type, for platforms the built-in mapping does not know.
+    type: dict
+    default: {}
+  facts:
+    description:
+      - Device facts for the path templates. Defaults to the host variable C(nautobot) set by the
+        C(netops.nautobot_backup.nautobot) inventory plugin.
+    type: dict
+  device_name:
+    description: Device name for C({device_name}) and the results. Defaults to C(inventory_hostname).
+    type: str
+  conn_timeout:
+    description: Seconds to wait for the TCP connection.
+    type: float
+    default: 10
+  auth_timeout:
+    description: Seconds to wait for authentication.
+    type: float
+    default: 20
+  banner_timeout:
+    description: Seconds to wait for the SSH banner (a device that accepts TCP but hangs).
+    type: float
+    default: 15
+  read_timeout:
+    description: Seconds to wait for each show command to complete.
+    type: float
+    default: 120
+seealso:
+  - module: netops.nautobot_backup.backup_path
+author:
+  - Netops automation team (@netops)
+"""
+
+EXAMPLES = r"""
+- name: Back up every device into the checkout
+  netops.nautobot_backup.device_config_backup:
+    repo_dir: /var/lib/backups/configs
+    running_path_template: "{location.parent.name}/{location.name}/{device_name}.running-config"
+    timestamp: "{{ backup_run_timestamp }}"
+
+- name: A static-inventory host works too
+  netops.nautobot_backup.device_config_backup:
+    repo_dir: ./configs
+  vars:
+    ansible_network_os: cisco.ios.ios
+"""
+
+RETURN = r"""
+device_id:
+  description: Nautobot id of the device, when known.
+  returned: always
+  type: str
+device_name:
+  description: Device name.
+  returned: always
+  type: str
+device_ip:
+  description: Address connected to.
+  returned: when the host's variables could be read
+  type: str
+platform:
+  description: Platform name (or netmiko device type).
+  returned: always
+  type: str
+nautobot_fetch_success:
+  description: Whether Nautobot facts were available for the device.
+  returned: always
+  type: bool
+ssh_connection_success:
+  description: Whether the SSH session was opened.
+  returned: always
+  type: bool
+running_config_success:
+  description: Whether the running configuration was backed up.
+  returned: always
+  type: bool
+startup_config_success:
+  description: Whether the startup configuration was backed up.
+  returned: always
+  type: bool
+startup_config_reason:
+  description: Why the startup configuration was not backed up (no startup on the platform, rejected, invalid).
+  returned: always
+  type: str
+running_config_bytes:
+  description: Size of the cleaned running configuration.
+  returned: always
+  type: int
+startup_config_bytes:
+  description: Size of the cleaned startup configuration.
+  returned: always
+  type: int
+running_config_file:
+  description: Path of the running configuration file, relative to O(repo_dir).
+  returned: always
+  type: str
+  sample: backups/r1.running-config
+startup_config_file:
+  description: Path of the startup configuration file, relative to O(repo_dir).
+  returned: always
+  type: str
+unsaved_changes:
+  description: Whether running and startup differ after cleaning (null when both were not read).
+  returned: always
+  type: bool
+changed:
+  description: Whether a file's content changed (or would change, in check mode).
+  returned: always
+  type: bool
+error:
+  description: What went wrong, when the device failed.
+  returned: always
+  type: str
+error_class:
+  description: C(unreachable), C(auth_failed), C(timeout), C(invalid_output), C(unsupported_platform) or C(other).
+  returned: always
+  type: str
+"""

@@ -1,0 +1,211 @@
+"""device_config_backup against the SSH device lab (all five platforms), through ansible-playbook.
+
+The inventory is a plain static YAML file: the module must work with any inventory.
+Each run records every host's result (failed hosts included) into a JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import pytest
+
+from testbed.ansible_run import lab_inventory, run_playbook
+
+pytestmark = [pytest.mark.lab]
+
+GOOD = ["ios-r1", "nxos-s1", "eos-s1", "junos-r1", "xr-r1"]
+NO_STARTUP = {"junos-r1", "xr-r1"}
+
+PLAYBOOK = """
+- name: Back up the lab
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Back up one device
+      netops.nautobot_backup.device_config_backup:
+        repo_dir: "{{ repo_dir }}"
+        banner_timeout: 3
+        auth_timeout: 5
+        read_timeout: "{{ read_timeout | default(15) }}"
+      register: backup
+      ignore_errors: true
+
+    - name: Record every host's result
+      ansible.builtin.copy:
+        content: "{{ dict(ansible_play_hosts_all | zip(results)) | to_nice_json }}"
+        dest: "{{ results_file }}"
+        mode: "0600"
+      delegate_to: localhost
+      run_once: true
+      check_mode: false
+      vars:
+        results: "{{ ansible_play_hosts_all | map('extract', hostvars, 'backup') }}"
+        ansible_python_interpreter: "{{ ansible_playbook_python }}"
+"""
+
+
+class Runner:
+    """Runs the backup playbook on chosen lab hosts and returns per-host results."""
+
+    def __init__(self, lab, tmp_path: Path) -> None:
+        self.lab = lab
+        self.tmp = tmp_path
+        self.repo = tmp_path / "repo"
+        self.repo.mkdir()
+        self.playbook = tmp_path / "backup.yml"
+        self.playbook.write_text(PLAYBOOK, encoding="utf-8")
+        self.last: Any = None
+
+    def run(self, hosts, host_vars: Optional[Dict[str, Dict[str, Any]]] = None, args=(), **extra) -> Dict[str, Any]:
+        devices = [d for d in self.lab.devices if d["name"] in set(hosts)]
+        inventory = lab_inventory(devices, self.tmp / "inventory.yml", host_vars=host_vars)
+        results = self.tmp / "results.json"
+        results.unlink(missing_ok=True)
+        self.last = run_playbook(
+            self.playbook,
+            inventory,
+            extra_vars={"repo_dir": str(self.repo), "results_file": str(results), **extra},
+            args=args,
+        )
+        assert results.exists(), self.last.stdout + self.last.stderr
+        return json.loads(results.read_text(encoding="utf-8"))
+
+    def file(self, relative: str) -> bytes:
+        return (self.repo / relative).read_bytes()
+
+
+@pytest.fixture
+def runner(lab, tmp_path):
+    return Runner(lab, tmp_path)
+
+
+def test_first_run_writes_then_rerun_is_unchanged_and_byte_identical(runner):
+    first = runner.run(GOOD)
+    for name in GOOD:
+        result = first[name]
+        assert not result.get("failed"), result
+        assert result["changed"] is True
+        assert result["running_config_success"] is True
+        assert result["running_config_file"] == f"backups/{name}.running-config"
+        assert result["running_config_bytes"] == len(runner.file(result["running_config_file"]))
+        if name in NO_STARTUP:
+            assert result["startup_config_success"] is False
+            assert result["startup_config_reason"]
+        else:
+            assert result["startup_config_success"] is True
+            assert result["unsaved_changes"] is False
+    before = {p: p.read_bytes() for p in runner.repo.rglob("*") if p.is_file()}
+    assert len(before) == len(GOOD) * 2 - len(NO_STARTUP)
+
+    second = runner.run(GOOD)  # the devices' volatile lines (timestamps, byte counts) changed meanwhile
+    assert all(second[name]["changed"] is False for name in GOOD), second
+    after = {p: p.read_bytes() for p in runner.repo.rglob("*") if p.is_file()}
+    assert after == before
+    assert not list(runner.repo.rglob("*.tmp"))
+
+
+def test_config_change_shows_as_changed_with_the_diff(runner, lab, lab_restore):
+    runner.run(GOOD)
+    for name in ("ios-r1", "junos-r1"):
+        lab_restore(name)
+    added = {name: lab.change_config(name) for name in ("ios-r1", "junos-r1")}
+    results = runner.run(GOOD, args=["--diff"])
+    for name in GOOD:
+        assert results[name]["changed"] is (name in added), name
+    for name, line in added.items():
+        assert line.strip() in runner.file(f"backups/{name}.running-config").decode()
+        assert f"+{line.rstrip()}" in runner.last.stdout or f"+ {line.strip()}" in runner.last.stdout
+    assert results["ios-r1"]["unsaved_changes"] is True  # running changed, startup not saved
+    assert results["ios-r1"]["startup_config_success"] is True
+
+
+@pytest.mark.parametrize(
+    ("device", "fault", "error_class", "message"),
+    [
+        ("ios-authfail", ["auth_failure"], "auth_failed", "authentication failed"),
+        ("ios-nobanner", ["no_banner"], "timeout", "no SSH banner"),
+        ("ios-disconnect", ["disconnect_mid_output"], "unreachable", "closed the session"),
+        ("ios-empty", ["empty_output"], "invalid_output", ""),
+        ("ios-truncated", ["truncated_output"], "invalid_output", "end"),
+    ],
+)
+def test_fault_keeps_previous_file_and_classifies(runner, lab, lab_restore, device, fault, error_class, message):
+    lab_restore(device)
+    lab.set_faults(device, [])
+    good = runner.run([device, "ios-r1"])
+    assert good[device]["running_config_success"] is True, good[device]
+    previous = runner.file(f"backups/{device}.running-config")
+
+    lab.set_faults(device, fault)
+    lab.change_config(device)  # a real change the failed run must not half-write
+    results = runner.run([device, "ios-r1", "eos-s1"], read_timeout=6)
+    failed = results[device]
+    assert failed["failed"] is True
+    assert failed["error_class"] == error_class, failed
+    assert message in failed["error"]
+    assert failed["running_config_success"] is False
+    assert runner.file(f"backups/{device}.running-config") == previous
+    assert results["ios-r1"]["running_config_success"] is True  # the others in the same play succeed
+    assert results["eos-s1"]["running_config_success"] is True
+
+
+def test_invalid_input_on_running_command_keeps_previous_file(runner):
+    runner.run(["ios-r2"])
+    previous = runner.file("backups/ios-r2.running-config")
+    typo = {"ios-r2": {"nautobot_backup_commands": {"running": "show runing-config"}}}
+    results = runner.run(["ios-r2", "ios-r1"], host_vars=typo)
+    assert results["ios-r2"]["error_class"] == "invalid_output"
+    assert "Invalid input" in results["ios-r2"]["error"]
+    assert runner.file("backups/ios-r2.running-config") == previous
+    assert results["ios-r1"]["running_config_success"] is True
+
+
+def test_rejected_startup_keeps_running_backup(runner):
+    results = runner.run(["ios-badstartup"])
+    result = results["ios-badstartup"]
+    assert result["running_config_success"] is True and not result.get("failed")
+    assert result["startup_config_success"] is False
+    assert "Invalid input" in result["startup_config_reason"]
+    assert result["unsaved_changes"] is None
+    assert not (runner.repo / "backups/ios-badstartup.startup-config").exists()
+
+
+def test_slow_output_completes(runner):
+    result = runner.run(["ios-slow"], read_timeout=30)["ios-slow"]
+    assert result["running_config_success"] is True, result
+
+
+def test_check_mode_writes_nothing(runner):
+    results = runner.run(["ios-r1", "xr-r1"], args=["--check"])
+    assert all(r["changed"] is True and r["running_config_success"] for r in results.values())
+    assert not [p for p in runner.repo.rglob("*") if p.is_file()]
+
+
+def test_secrets_never_in_output_or_results(runner, lab):
+    device = lab.entry("ios-r1")
+    results = runner.run(GOOD + ["ios-authfail"], args=["-vvv"])
+    text = runner.last.stdout + runner.last.stderr + json.dumps(results)
+    for secret in (device["password"], device["secret"]):
+        assert secret not in text
+
+
+def test_network_os_from_a_static_inventory(runner, lab, tmp_path):
+    devices = [d for d in lab.devices if d["name"] in GOOD]
+    inventory = lab_inventory(devices, tmp_path / "netos.yml", use_network_os=True)
+    results_file = tmp_path / "netos.json"
+    run = run_playbook(
+        runner.playbook, inventory, extra_vars={"repo_dir": str(runner.repo), "results_file": str(results_file)}
+    )
+    results = json.loads(results_file.read_text(encoding="utf-8"))
+    assert all(results[name]["running_config_success"] for name in GOOD), run.stdout
+
+
+def test_unknown_platform_fails_that_device_only(runner):
+    unknown = {"nxos-s1": {"netmiko_device_type": None, "nautobot": {"platform": {"name": "Mystery OS"}}}}
+    results = runner.run(["ios-r1", "nxos-s1"], host_vars=unknown)
+    assert results["nxos-s1"]["error_class"] == "unsupported_platform"
+    assert "Mystery OS" in results["nxos-s1"]["error"]
+    assert results["ios-r1"]["running_config_success"] is True
