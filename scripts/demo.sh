@@ -11,6 +11,8 @@ export PYTHONPATH=$root/tests${PYTHONPATH:+:$PYTHONPATH}
 demo=${NB_BACKUP_CACHE_DIR:-$root/.cache}/demo
 lab_state=$demo/lab
 remote=$demo/remote.git
+checkout=$demo/checkout
+inventory=$demo/demo_nautobot.yml
 
 up() {
   mkdir -p "$demo"
@@ -35,7 +37,56 @@ up() {
   echo "Git remote: file://$remote (bare, branch main)"
   echo
   echo "Device credentials: see tests/lab/specs/demo.yml (lab-only values)."
+  run_backup
   echo "Stop everything with: make demo-stop"
+}
+
+# The demo Nautobot's URL and admin token, from the test bed's state (never printed).
+nautobot_env() {
+  "$py" - <<'PY'
+import json, subprocess, sys
+status = json.loads(subprocess.run([sys.executable, "-m", "testbed.nautobot_bed", "status", "--instance", "demo"],
+                                   capture_output=True, text=True, check=True).stdout)
+creds = json.loads(open(status["credentials_file"], encoding="utf-8").read())
+admin = creds["admin"]
+print(status["url"])
+print(admin["token"] if isinstance(admin, dict) else admin)
+PY
+}
+
+run_backup() {
+  local url token
+  { read -r url; read -r token; } < <(nautobot_env)
+  umask 077
+  cat > "$inventory" <<YAML
+plugin: netops.nautobot_backup.nautobot
+url: $url
+group_by: [location, role, platform]
+compose:
+  ansible_port: 10022
+YAML
+  # Device credentials as an AWX Machine credential would give them (lab-only values).
+  "$py" - > "$demo/device-credentials.yml" <<'PY'
+import yaml
+spec = yaml.safe_load(open("tests/lab/specs/demo.yml", encoding="utf-8"))["defaults"]
+print(yaml.safe_dump({"ansible_user": spec["username"], "ansible_password": spec["password"],
+                      "ansible_become_password": spec["secret"]}))
+PY
+  local args=(-i "$inventory" playbooks/backup.yml -e "backup_repo_url=file://$remote" -e "backup_repo_dir=$checkout"
+              -e backup_write_timestamp=true -e "@$demo/device-credentials.yml")
+  echo
+  echo "==> ansible-playbook ${args[*]}"
+  NAUTOBOT_TOKEN=$token "$root/.venv/bin/ansible-playbook" "${args[@]}"
+  echo
+  echo "==> git log --stat (the backup commit in the remote)"
+  git --git-dir="$remote" log --stat -n 1 | head -40
+  local before
+  before=$(git --git-dir="$remote" rev-list --count HEAD)
+  echo
+  echo "==> Second run: nothing changed on the devices"
+  NAUTOBOT_TOKEN=$token "$root/.venv/bin/ansible-playbook" "${args[@]}" | tail -12
+  echo "Commits in the remote: before $before, after $(git --git-dir="$remote" rev-list --count HEAD) (no new commit)"
+  echo "Report: $checkout.report.json"
 }
 
 down() {

@@ -21,6 +21,8 @@ description:
     C(ansible-inventory) exits non-zero. An error is never turned into an empty inventory. A filter that
     matches nothing gives a valid, empty inventory with a warning.
   - Remote values are marked unsafe for templating.
+  - In O(compose), a value that is not a string (a number or a boolean, for example a port of 2222) is set as
+    it is; strings are Jinja expressions, as usual.
   - The file name must end in C(nautobot.yml) or C(nautobot.yaml).
 extends_documentation_fragment:
   - constructed
@@ -152,7 +154,7 @@ plugin: netops.nautobot_backup.nautobot
 url: https://nautobot.example.com
 # token: from the NAUTOBOT_TOKEN environment variable
 statuses: [Active]
-
+---
 # Only the routers of one region and its children, grouped by location type too.
 plugin: netops.nautobot_backup.nautobot
 url: https://nautobot.example.com
@@ -164,7 +166,7 @@ compose:
 keyed_groups:
   - key: nautobot.device_type.model
     prefix: model
-
+---
 # Exactly these devices (the seed's "inventory" list), with a cache.
 plugin: netops.nautobot_backup.nautobot
 url: https://nautobot.example.com
@@ -334,8 +336,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _construct(self, host: str, variables: Dict[str, Any]) -> None:
         """Apply compose, groups and keyed_groups."""
         strict = self.get_option("strict")
+        compose = self.get_option("compose") or {}
+        # ansible-core silently skips compose values that are not strings (expressions); a
+        # number or boolean such as "ansible_port: 2222" means that value, so set it as is.
+        for key, value in compose.items():
+            if not isinstance(value, str):
+                self.inventory.set_variable(host, key, value)
+        expressions = {key: value for key, value in compose.items() if isinstance(value, str)}
         hostvars = self.inventory.get_host(host).get_vars()
-        self._set_composite_vars(self.get_option("compose"), hostvars, host, strict=strict)
+        self._set_composite_vars(expressions, hostvars, host, strict=strict)
         self._add_host_to_composed_groups(self.get_option("groups"), hostvars, host, strict=strict)
         self._add_host_to_keyed_groups(self.get_option("keyed_groups"), hostvars, host, strict=strict)
 

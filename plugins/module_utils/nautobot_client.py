@@ -8,11 +8,12 @@ doc fragment; modules that use it belong to the ``nautobot`` action group.
 Every failure (HTTP 401/403, 5xx, timeout, refused connection, GraphQL ``errors``, a body
 that is not JSON) raises ``NautobotAPIError`` with a message that names the URL and never
 the token, so callers can fail closed instead of mistaking an error for "no devices".
+The REST helpers (``get``, ``get_all``, ``patch``) go through the same request path.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from ansible.module_utils.basic import env_fallback
 
@@ -30,6 +31,8 @@ NAUTOBOT_ARGSPEC = {
 }
 
 _BODY_EXCERPT = 200
+# Page size for get_all (Nautobot's default MAX_PAGE_SIZE is 1000; a smaller limit is honoured too).
+_PAGE_LIMIT = 1000
 
 
 class NautobotAPIError(NautobotBackupError):
@@ -85,10 +88,59 @@ class NautobotClient:
             raise NautobotAPIError(f"Nautobot GraphQL answer from {self.graphql_url} has no data", self.url)
         return data
 
-    def _request(self, method: str, url: str, payload: Any) -> Dict[str, Any]:
-        """Send one request and return the decoded JSON object, raising NautobotAPIError on failure."""
+    def api_url(self, path: str) -> str:
+        """The absolute URL of an API path such as ``/api/dcim/devices/`` (``/api`` is added when missing)."""
+        path = "/" + path.lstrip("/")
+        if not path.startswith("/api/"):
+            path = "/api" + path
+        return f"{self.url}{path}"
+
+    def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """GET a REST endpoint and return its JSON object; raise NautobotAPIError on any failure."""
+        return self._request("GET", self.api_url(path), None, params=params)
+
+    def get_all(self, path: str, params: Optional[Mapping[str, Any]] = None, limit: int = _PAGE_LIMIT) -> List[Any]:
+        """GET every page of a REST list endpoint and return all ``results``; raise NautobotAPIError on any failure.
+
+        Pages are requested with ``limit``/``offset`` against this client's own URL (the ``next``
+        links Nautobot builds may name another host behind a proxy), until ``count`` results are
+        read, a page has no ``next`` link, or a page is empty. A page without a ``results`` list is
+        an error, never an empty answer.
+        """
+        url = self.api_url(path)
+        results: List[Any] = []
+        while True:
+            page_params = dict(params or {}, limit=limit, offset=len(results))
+            body = self._request("GET", url, None, params=page_params)
+            page = body.get("results")
+            if not isinstance(page, list):
+                raise NautobotAPIError(f"Nautobot at {url} answered without a results list", self.url)
+            results.extend(page)
+            count = body.get("count")
+            if not page or not body.get("next") or (isinstance(count, int) and len(results) >= count):
+                return results
+
+    def patch(self, path: str, payload: Any) -> Any:
+        """PATCH a REST endpoint (a list payload is a bulk update) and return the decoded JSON object or list."""
+        return self._request("PATCH", self.api_url(path), payload, allow_list=True)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        payload: Any,
+        params: Optional[Mapping[str, Any]] = None,
+        allow_list: bool = False,
+    ) -> Any:
+        """Send one request and return the decoded JSON object, raising NautobotAPIError on failure.
+
+        With allow_list, a JSON list is accepted too (bulk endpoints answer with one). The query
+        string (params) never appears in error messages; only the URL does.
+        """
         try:
-            response = self._session.request(method, url, json=payload, timeout=self.timeout, allow_redirects=False)
+            response = self._session.request(
+                method, url, json=payload, params=params, timeout=self.timeout, allow_redirects=False
+            )
         except requests.exceptions.Timeout as exc:
             raise NautobotAPIError(f"Nautobot at {url} did not answer within {self.timeout}s", self.url) from exc
         except requests.exceptions.SSLError as exc:
@@ -117,7 +169,7 @@ class NautobotClient:
             raise NautobotAPIError(
                 f"Nautobot at {url} answered with a body that is not JSON: {_excerpt(response.text)}", self.url, status
             ) from exc
-        if not isinstance(body, dict):
+        if not isinstance(body, dict) and not (allow_list and isinstance(body, list)):
             raise NautobotAPIError(f"Nautobot at {url} answered with unexpected JSON: {_excerpt(str(body))}", self.url)
         return body
 

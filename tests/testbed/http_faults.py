@@ -103,3 +103,46 @@ def fault_server(request: pytest.FixtureRequest) -> Iterator[FaultServer]:
     finally:
         running.server.shutdown()
         running.server.server_close()
+
+
+def start_failing_proxy(target: str, fail_methods: tuple = ("PATCH",), status: int = 503) -> FaultServer:
+    """Forward requests to target (a real Nautobot), but answer fail_methods with an error status.
+
+    Reads (GraphQL, GET) and empty pre-flight writes (a bulk PATCH of ``[]``, which only
+    checks permissions) succeed, real writes fail: Nautobot "going down" between a run's
+    pre-flight checks and its write-back.
+    """
+    import requests  # pylint: disable=import-outside-toplevel
+
+    holder: Dict[str, FaultServer] = {}
+
+    class Proxy(BaseHTTPRequestHandler):
+        """Forward to target, or fail."""
+
+        def _forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            holder["server"].requests.append({"path": self.path, "method": self.command})
+            if self.command in fail_methods and body.strip() not in (b"[]", b""):
+                payload, code, ctype = b'{"detail": "Service Unavailable"}', status, "application/json"
+            else:
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                answer = requests.request(self.command, target + self.path, data=body, headers=headers, timeout=60)
+                payload, code = answer.content, answer.status_code
+                ctype = answer.headers.get("Content-Type", "application/json")
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PATCH = _forward  # noqa: N815
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002  # pylint: disable=redefined-builtin
+            """Keep test output quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    server.daemon_threads = True
+    holder["server"] = FaultServer(server=server, fault=Fault(status=status))
+    threading.Thread(target=server.serve_forever, name="failing-proxy", daemon=True).start()
+    return holder["server"]

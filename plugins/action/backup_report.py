@@ -1,0 +1,79 @@
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for netops.nautobot_backup.backup_report: the run result, its JSON file and summary."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any, Dict, Optional
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import (
+    build_run_result,
+    summary_lines,
+    write_report,
+)
+
+ARGUMENT_SPEC: Dict[str, Any] = {
+    "hosts": {"type": "list", "elements": "str"},
+    "result_var": {"type": "str", "default": "backup_result"},
+    "git_status": {"type": "dict"},
+    "git_commit_status": {"type": "dict"},
+    "timestamp_update_status": {"type": "dict"},
+    "credential_info": {"type": "dict"},
+    "repository": {"type": "str"},
+    "commit_date": {"type": "str"},
+    "report_path": {"type": "path"},
+    "fail_on_error": {"type": "bool", "default": True},
+}
+
+
+class ActionModule(ActionBase):
+    """Collect every host's backup result into one BackupRunResult."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: Optional[str] = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """Build the run result, write the report file, and fail when the run did not succeed."""
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            require("pydantic")
+        except MissingLibraryError as exc:
+            result.update(failed=True, msg=str(exc))
+            return result
+        hostvars = task_vars.get("hostvars", {})
+        hosts = args["hosts"] if args["hosts"] is not None else task_vars.get("ansible_play_hosts_all", [])
+        device_results = {host: hostvars.get(host, {}).get(args["result_var"]) for host in hosts}
+        run = build_run_result(
+            device_results,
+            git_status=args["git_status"],
+            git_commit_status=args["git_commit_status"],
+            timestamp_update_status=args["timestamp_update_status"],
+            credential_info=args["credential_info"],
+            repository=args["repository"],
+            commit_date=args["commit_date"],
+            triggered_by="schedule" if task_vars.get("awx_schedule_id") else "manual",
+            executed_by=task_vars.get("awx_user_name") or _local_user(),
+        )
+        if args["report_path"]:
+            write_report(args["report_path"], run)
+        lines = summary_lines(run)
+        result.update(changed=False, report=run.to_dict(), summary=lines, success=run.success)
+        if args["fail_on_error"] and not run.success:
+            result.update(failed=True, msg=" / ".join(lines[:1] + [line.strip() for line in lines[1:4]]))
+        else:
+            result["msg"] = lines[0]
+        return result
+
+
+def _local_user() -> str:
+    """The user running the playbook on the controller."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

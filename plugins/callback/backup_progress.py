@@ -1,0 +1,77 @@
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Callback plugin: one progress line per device as its backup finishes."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: backup_progress
+type: aggregate
+short_description: Print "[i/N] device ... ok|failed (class)" as each device backup finishes
+version_added: 0.1.0
+description:
+  - For every C(netops.nautobot_backup.device_config_backup) result, prints a line with the count of finished
+    devices out of the play's hosts, the device name, and C(ok (changed)), C(ok (unchanged)) or
+    C(failed (<error class>)) with the error.
+  - Works beside any stdout callback. Enable it in C(ansible.cfg) (C(callbacks_enabled)) or with
+    E(ANSIBLE_CALLBACKS_ENABLED); the collection's C(ansible.cfg) does.
+requirements:
+  - enable in configuration
+"""
+
+from typing import Any
+
+from ansible.plugins.callback import CallbackBase
+
+_ACTIONS = {"netops.nautobot_backup.device_config_backup", "device_config_backup"}
+
+
+class CallbackModule(CallbackBase):
+    """Count finished device backups and print one line each."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "netops.nautobot_backup.backup_progress"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._total = 0
+        self._done = 0
+
+    def v2_playbook_on_play_start(self, play: Any) -> None:
+        """Remember how many hosts the play targets."""
+        self._done = 0
+        try:
+            inventory = play.get_variable_manager()._inventory  # pylint: disable=protected-access
+            self._total = len(inventory.get_hosts(play.hosts))
+        except (AttributeError, TypeError):
+            self._total = 0
+
+    def v2_runner_on_ok(self, result: Any) -> None:
+        """A device finished: ok, changed or not."""
+        if self._is_backup(result):
+            state = "changed" if result._result.get("changed") else "unchanged"  # pylint: disable=protected-access
+            self._line(result, f"ok ({state})")
+
+    def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
+        """A device finished with a failure, even when the play ignores it."""
+        if self._is_backup(result):
+            data = result._result  # pylint: disable=protected-access
+            self._line(result, f"failed ({data.get('error_class') or 'other'}): {data.get('error') or data.get('msg')}")
+
+    def v2_runner_on_unreachable(self, result: Any) -> None:
+        """Unreachable (only for a connection-based task; the action plugin classifies itself)."""
+        if self._is_backup(result):
+            self._line(result, "failed (unreachable)")
+
+    @staticmethod
+    def _is_backup(result: Any) -> bool:
+        """Tell whether a result comes from device_config_backup."""
+        return getattr(result._task, "action", None) in _ACTIONS  # pylint: disable=protected-access
+
+    def _line(self, result: Any, text: str) -> None:
+        """Print one progress line."""
+        self._done += 1
+        total = max(self._total, self._done)
+        self._display.display(f"[{self._done}/{total}] {result._host.get_name()} {text}")  # pylint: disable=protected-access

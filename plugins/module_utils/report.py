@@ -1,0 +1,96 @@
+"""Assemble the run result (MISSION section 6), write it as JSON, and summarise it for people.
+
+Replaces the seed's ``prepare_backup_result`` and ``finalize_backup_task`` reporting. The
+same ``BackupRunResult`` feeds the JSON report file, ``set_stats`` (AWX artifacts) and the
+end-of-play summary, so they can never disagree. ``success`` is derived: false when any
+device failed or the push failed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Mapping, Optional
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import write_if_changed
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import (
+    BackupRunResult,
+    CredentialInfo,
+    DeviceBackupInfo,
+    GitCommitStatus,
+    GitStatus,
+    TimestampUpdateStatus,
+)
+
+_DEVICE_FIELDS = set(DeviceBackupInfo.model_fields) if hasattr(DeviceBackupInfo, "model_fields") else set()
+
+
+def device_info(name: str, result: Optional[Mapping[str, Any]]) -> DeviceBackupInfo:
+    """Turn one host's registered device_config_backup result into DeviceBackupInfo.
+
+    A host without a result (it was never reached, e.g. the play stopped first) counts as failed.
+    """
+    if not result:
+        return DeviceBackupInfo(device_name=name, error="no backup result for this device", error_class="other")
+    fields = {key: value for key, value in result.items() if key in _DEVICE_FIELDS}
+    fields.setdefault("device_name", name)
+    if result.get("failed") and not fields.get("error"):
+        fields["error"] = str(result.get("msg") or "the backup task failed")
+    return DeviceBackupInfo(**fields)
+
+
+def build_run_result(
+    device_results: Mapping[str, Optional[Mapping[str, Any]]],
+    git_status: Optional[Mapping[str, Any]] = None,
+    git_commit_status: Optional[Mapping[str, Any]] = None,
+    timestamp_update_status: Optional[Mapping[str, Any]] = None,
+    credential_info: Optional[Mapping[str, Any]] = None,
+    **fields: Any,
+) -> BackupRunResult:
+    """Build the run result from per-host results and the publish/write-back outcomes."""
+    devices = [device_info(name, result) for name, result in sorted(device_results.items())]
+    return BackupRunResult.from_devices(
+        devices,
+        git_status=GitStatus(**_known(GitStatus, git_status)),
+        git_commit_status=GitCommitStatus(**_known(GitCommitStatus, git_commit_status)),
+        timestamp_update_status=TimestampUpdateStatus(**_known(TimestampUpdateStatus, timestamp_update_status)),
+        credential_info=CredentialInfo(**_known(CredentialInfo, credential_info)),
+        **fields,
+    )
+
+
+def write_report(path: str, result: BackupRunResult) -> bool:
+    """Write the JSON report atomically; return whether it changed."""
+    return write_if_changed(path, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def summary_lines(result: BackupRunResult) -> List[str]:
+    """A short human summary: counts, failed devices with classes, commit, push, write-back."""
+    commit = result.git_commit_status
+    timestamps = result.timestamp_update_status
+    lines = [
+        f"Backup {'succeeded' if result.success else 'FAILED'}: "
+        f"{result.devices_backed_up} device(s) backed up, {result.devices_failed} failed",
+    ]
+    for device in result.failed_devices:
+        lines.append(f"  failed: {device.device_name} ({device.error_class}): {device.error}")
+    if commit.committed:
+        pushed = "pushed" if commit.pushed else "NOT pushed"
+        lines.append(f"Commit {(commit.commit_hash or '')[:12]}: {commit.files_changed} file(s) changed, {pushed}")
+    elif commit.pushed:
+        lines.append("No new commit; earlier unpushed commits were pushed")
+    else:
+        lines.append("No commit: nothing changed")
+    if commit.error:
+        lines.append(f"Git error: {commit.error}")
+    if timestamps.enabled:
+        lines.append(
+            f"Nautobot {timestamps.custom_field_name}: {timestamps.updated_count} updated, "
+            f"{timestamps.failed_count} failed"
+        )
+        lines.extend(f"  write-back error: {error}" for error in timestamps.errors)
+    return lines
+
+
+def _known(model: Any, values: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """Keep only the fields a model declares (module results carry extra keys such as 'changed')."""
+    return {key: value for key, value in (values or {}).items() if key in model.model_fields}

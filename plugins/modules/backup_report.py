@@ -1,0 +1,97 @@
+#!/usr/bin/python
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of netops.nautobot_backup.backup_report (implemented by its action plugin)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: backup_report
+short_description: Assemble a backup run's result, write the JSON report and summarise it
+version_added: 0.1.0
+description:
+  - Collects every host's registered C(device_config_backup) result and the outcomes of the publish and write-back
+    steps into one run result, the same schema everywhere (JSON report file, C(set_stats), summary).
+  - RV(success) is false when any device failed or the push failed. With O(fail_on_error) the task then
+    fails, so the play's exit code says so.
+  - C(triggered_by) is C(schedule) when AWX's C(awx_schedule_id) is set, else C(manual). C(executed_by) is
+    C(awx_user_name), else the local user.
+  - Runs on the controller; use it with C(run_once).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Builds and writes the report in check mode too, since it changes no device and no repository.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+  idempotent:
+    description: The report is rewritten only when its content changes; the task never reports C(changed).
+    support: full
+options:
+  hosts:
+    description: Hosts whose results to collect. Defaults to C(ansible_play_hosts_all).
+    type: list
+    elements: str
+  result_var:
+    description: Name of the variable each host registered its C(device_config_backup) result in.
+    type: str
+    default: backup_result
+  git_status:
+    description: C(git_status) returned by C(git_commit_push).
+    type: dict
+  git_commit_status:
+    description: C(git_commit_status) returned by C(git_commit_push).
+    type: dict
+  timestamp_update_status:
+    description: C(timestamp_update_status) returned by C(nautobot_backup_status).
+    type: dict
+  credential_info:
+    description: Which credential was used (C(credential_id), C(credential_name), C(username)). Never a password.
+    type: dict
+  repository:
+    description: Repository URL or name for the report (without credentials).
+    type: str
+  commit_date:
+    description: The run's timestamp.
+    type: str
+  report_path:
+    description: Where to write the JSON report. Nothing is written when unset.
+    type: path
+  fail_on_error:
+    description: Fail the task when the run did not succeed.
+    type: bool
+    default: true
+seealso:
+  - module: netops.nautobot_backup.device_config_backup
+author:
+  - Netops automation team (@netops)
+"""
+
+EXAMPLES = r"""
+- name: Report the run
+  netops.nautobot_backup.backup_report:
+    git_commit_status: "{{ publish.git_commit_status }}"
+    report_path: /var/tmp/backup-report.json
+  run_once: true
+  register: backup_run
+"""
+
+RETURN = r"""
+report:
+  description: The run result (success, counts, backed_up_devices, failed_devices, git_status, git_commit_status,
+    credential_info, timestamp_update_status, repository, commit_date, triggered_by, executed_by).
+  returned: always
+  type: dict
+summary:
+  description: Human summary lines.
+  returned: always
+  type: list
+  elements: str
+success:
+  description: Whether every device was backed up and the push succeeded.
+  returned: always
+  type: bool
+"""

@@ -1,0 +1,265 @@
+#!/usr/bin/python
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of netops.nautobot_backup.git_commit_push (implemented by its action plugin)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: git_commit_push
+short_description: Prepare the backup Git checkout, then commit and push exactly the files a run wrote
+version_added: 0.1.0
+description:
+  - Runs on the controller only (action plugin, no module process); use it once per run, for example with
+    C(run_once) set to true.
+  - B(mode=prepare), before any file is written. Clones O(repo_url) into O(repo_dir), or opens it when it is
+    already a checkout of that URL, and brings O(branch) up to date with the remote. When the local branch has no
+    unpushed commits it is hard-reset to C(origin/<branch>) (uncommitted edits to tracked files are dropped,
+    untracked files are kept). When it holds commits an earlier run could not push, they are rebased onto the
+    remote branch and kept, so the next publish pushes them. A branch the remote does not have is created from the
+    remote's default branch, or born empty when the remote has no commit at all.
+  - A O(repo_dir) that exists but is not a checkout of O(repo_url) (another remote, a file, a non-empty directory
+    that is not a Git checkout, a sub-directory of another checkout) is an error and is never modified or deleted.
+  - B(mode=publish), after the files are written. Stages exactly O(files) (and the deletions in O(removed_files)),
+    nothing else, makes one commit with O(message), O(author_name) and O(author_email), and pushes it. When nothing
+    staged differs from the last commit, no commit is made; commits that an earlier run left unpushed are still
+    pushed.
+  - B(Concurrent jobs.) A push rejected because the branch moved (C(fetch first), C(non-fast-forward)) or because
+    another push was updating it (C(cannot lock ref), C(failed to update ref)) is retried up to O(push_retries)
+    times, each time after a fetch and a rebase onto the remote branch (the run's version of a file wins a
+    conflict).
+  - B(Failure.) When the push fails for good (authentication, network, retries exhausted) the task fails with a
+    message naming the cause; RV(git_commit_status.committed) may be true with RV(git_commit_status.pushed) false.
+    The commit stays in the checkout and the next run pushes it.
+  - B(Credentials.) An HTTPS token reaches git only through a per-run C(GIT_ASKPASS) script that reads it from an
+    environment variable set for the git child processes; it is never put in the URL, C(.git/config), a command
+    line, a log or the result, and credential helpers are disabled while it is used so none stores it. A URL with
+    credentials in it is refused. SSH uses O(ssh_key_file) through C(GIT_SSH_COMMAND).
+  - Needs git 2.26 or newer on the controller, and GitPython. See C(docs/git.md) in the collection.
+author:
+  - Netops automation team (@netops)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.conn
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  become:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details:
+      - C(prepare) queries the remote and reports what it would do, without cloning, fetching or moving anything.
+      - C(publish) stages into a throw-away index and reports the files that would be committed; nothing is
+        committed or pushed.
+  connection:
+    support: none
+  delegation:
+    support: none
+    details: Always runs on the controller; O(repo_dir) is a path on the controller.
+  diff_mode:
+    support: none
+  idempotent:
+    description:
+      - A second C(prepare) against an unchanged remote returns C(changed=false).
+      - A second C(publish) with unchanged files makes no commit, pushes nothing and returns C(changed=false).
+    support: full
+  platform:
+    support: full
+    platforms: posix
+options:
+  repo_dir:
+    description: Path of the checkout on the controller. Created by C(prepare) when missing or empty.
+    type: path
+    required: true
+  repo_url:
+    description:
+      - URL of the remote repository (C(https://), C(ssh://), C(git@host:path) or C(file://)).
+      - Must not contain credentials (C(https://user:token@host/...) is refused); use O(token).
+    type: str
+    required: true
+  branch:
+    description: Branch to publish to. Created when the remote does not have it.
+    type: str
+    default: main
+  mode:
+    description:
+      - C(prepare) clones or syncs the checkout before the run writes files.
+      - C(publish) commits and pushes the written files.
+    type: str
+    choices: [prepare, publish]
+    default: publish
+  username:
+    description:
+      - User name sent with O(token) over HTTPS.
+      - The default suits GitHub (personal and app tokens), GitLab and Azure DevOps tokens, which ignore it or
+        expect C(x-access-token). Set it for servers that check it (Bitbucket access tokens use C(x-token-auth);
+        Gitea and plain HTTP servers want the account name).
+      - Defaults to the C(NB_BACKUP_GIT_USERNAME) environment variable, else C(x-access-token).
+    type: str
+  token:
+    description:
+      - Secret (personal access token or password) for HTTPS remotes.
+      - Defaults to the C(NB_BACKUP_GIT_TOKEN) environment variable. Without a token, git uses whatever the
+        controller provides (credential helpers, SSH agent).
+    type: str
+  ssh_key_file:
+    description:
+      - Private key for SSH remotes, used as C(ssh -i KEY -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new
+        -o BatchMode=yes) (a new host key is accepted and remembered, a changed one is refused).
+      - Defaults to the C(NB_BACKUP_GIT_SSH_KEY_FILE) environment variable.
+    type: path
+  files:
+    description:
+      - C(publish) only. Paths the run wrote, relative to O(repo_dir) (absolute paths inside it are accepted).
+      - Only these paths are staged; anything else in the checkout (untracked files, other edits) is left out of
+        the commit. Each must exist and be a file.
+    type: list
+    elements: str
+    default: []
+  removed_files:
+    description:
+      - C(publish) only. Paths deleted by the run, staged as removals. They must no longer exist on disk.
+    type: list
+    elements: str
+    default: []
+  message:
+    description:
+      - C(publish) only. Commit message template.
+      - "Placeholders: C({date}) (C(YYYYMMDD)), C({timestamp}) (C(YYYYMMDD_HHMMSS)), C({files_changed}),
+        C({branch}), and every key of O(message_vars) (for example C({devices_backed_up}) and
+        C({devices_failed})). An unknown placeholder is an error. Write literal braces as C({{) and C(}})."
+    type: str
+    default: "Config backup {timestamp}: {files_changed} files changed"
+  message_vars:
+    description: C(publish) only. Extra values for the placeholders of O(message).
+    type: dict
+    default: {}
+  author_name:
+    description: Author and committer name of the commit (and committer of rebased commits).
+    type: str
+    default: Nautobot Backup
+  author_email:
+    description: Author and committer e-mail of the commit.
+    type: str
+    default: nautobot-backup@localhost
+  push_retries:
+    description:
+      - C(publish) only. How many times a rejected push is retried (after a fetch and a rebase) before the task
+        fails. C(0) pushes once.
+    type: int
+    default: 5
+  timestamp:
+    description:
+      - The run's time for C({date}) and C({timestamp}) in O(message), as an ISO 8601 string, a
+        C(YYYYMMDD_HHMMSS) stamp or the C({date, timestamp}) dict returned by C(backup_path). Defaults to now (UTC).
+    type: raw
+  timeout:
+    description: Seconds after which one git command (clone, fetch, push...) is killed.
+    type: float
+    default: 300
+notes:
+  - Give each concurrent job its own O(repo_dir); jobs share the remote branch, not a checkout.
+seealso:
+  - module: netops.nautobot_backup.device_config_backup
+  - module: netops.nautobot_backup.backup_path
+"""
+
+EXAMPLES = r"""
+- name: Clone or sync the backup repository before backing up
+  netops.nautobot_backup.git_commit_push:
+    mode: prepare
+    repo_dir: /var/lib/backups/configs
+    repo_url: https://git.example.com/netops/configs.git
+    branch: main
+    token: "{{ git_token }}"
+  run_once: true
+
+- name: Commit and push the files this run wrote
+  netops.nautobot_backup.git_commit_push:
+    mode: publish
+    repo_dir: /var/lib/backups/configs
+    repo_url: https://git.example.com/netops/configs.git
+    token: "{{ git_token }}"
+    files: "{{ ansible_play_hosts | map('extract', hostvars, ['backup', 'running_config_file']) | select | list }}"
+    message: "Config backup {date}: {devices_backed_up} devices, {devices_failed} failed, {files_changed} files"
+    message_vars:
+      devices_backed_up: "{{ backed_up | length }}"
+      devices_failed: "{{ failed | length }}"
+    timestamp: "{{ backup_plan.timestamp }}"
+  run_once: true
+  register: publish
+
+- name: Over SSH with a deploy key (token and username from the environment work the same way)
+  netops.nautobot_backup.git_commit_push:
+    mode: prepare
+    repo_dir: ./configs
+    repo_url: git@git.example.com:netops/configs.git
+    ssh_key_file: ~/.ssh/backup_deploy_key
+"""
+
+RETURN = r"""
+git_status:
+  description: The checkout.
+  returned: always
+  type: dict
+  contains:
+    repository_existed:
+      description: Whether O(repo_dir) already was a checkout of O(repo_url).
+      type: bool
+    operation:
+      description: C(cloned), C(initialized) (cloned from a remote without commits) or C(opened).
+      type: str
+    repository_path:
+      description: O(repo_dir).
+      type: str
+    repository_url:
+      description: O(repo_url) (it never carries credentials).
+      type: str
+    branch:
+      description: O(branch).
+      type: str
+  sample:
+    repository_existed: true
+    operation: opened
+    repository_path: /var/lib/backups/configs
+    repository_url: https://git.example.com/netops/configs.git
+    branch: main
+git_commit_status:
+  description: The commit and push (mode C(publish)).
+  returned: when O(mode=publish)
+  type: dict
+  contains:
+    committed:
+      description: Whether a commit was made.
+      type: bool
+    pushed:
+      description: Whether commits were pushed (the new one, or ones an earlier run left unpushed).
+      type: bool
+    commit_hash:
+      description: The new commit (after any rebase), or the pushed HEAD when only older commits were pushed.
+      type: str
+    files_changed:
+      description: Number of paths whose staged content differs from the previous commit (would differ in check mode).
+      type: int
+    error:
+      description: Why the push failed; null on success.
+      type: str
+  sample:
+    committed: true
+    pushed: true
+    commit_hash: 3f0c1d5e9a2b7c4d6e8f0a1b2c3d4e5f6a7b8c9d
+    files_changed: 2
+    error: null
+changed_files:
+  description: The paths committed (or that would be, in check mode), relative to O(repo_dir).
+  returned: when O(mode=publish)
+  type: list
+  elements: str
+  sample: [backups/ios-r1.running-config, backups/ios-r1.startup-config]
+"""
