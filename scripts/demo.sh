@@ -76,7 +76,7 @@ PY
               -e backup_write_timestamp=true -e "@$demo/device-credentials.yml")
   echo
   echo "==> ansible-playbook ${args[*]}"
-  NAUTOBOT_TOKEN=$token "$root/.venv/bin/ansible-playbook" "${args[@]}"
+  NAUTOBOT_URL=$url NAUTOBOT_TOKEN=$token "$root/.venv/bin/ansible-playbook" "${args[@]}"
   echo
   echo "==> git log --stat (the backup commit in the remote)"
   git --git-dir="$remote" log --stat -n 1 | head -40
@@ -84,7 +84,7 @@ PY
   before=$(git --git-dir="$remote" rev-list --count HEAD)
   echo
   echo "==> Second run: nothing changed on the devices"
-  NAUTOBOT_TOKEN=$token "$root/.venv/bin/ansible-playbook" "${args[@]}" | tail -12
+  NAUTOBOT_URL=$url NAUTOBOT_TOKEN=$token "$root/.venv/bin/ansible-playbook" "${args[@]}" | tail -12
   echo "Commits in the remote: before $before, after $(git --git-dir="$remote" rev-list --count HEAD) (no new commit)"
   echo "Report: $checkout.report.json"
 }
