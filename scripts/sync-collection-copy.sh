@@ -10,7 +10,7 @@ cd "$root"
 # Tracked files deleted in the work tree are listed by git but must not be copied.
 git ls-files -z --cached --others --exclude-standard \
   | while IFS= read -r -d '' file; do [ -e "$file" ] && printf '%s\0' "$file"; done \
-  | rsync -a --delete --delete-excluded --from0 --files-from=- ./ "$target/.tmp-sync/"
+  | rsync -a --ignore-missing-args --from0 --files-from=- ./ "$target/.tmp-sync/"
 # rsync --files-from cannot delete stale files, so swap the fresh copy in.
 find "$target" -mindepth 1 -maxdepth 1 ! -name .tmp-sync -exec rm -rf {} +
 find "$target/.tmp-sync" -mindepth 1 -maxdepth 1 -exec mv {} "$target/" \;
