@@ -147,14 +147,22 @@ def check_url(url: str) -> str:
     return url
 
 
-def redact_url(url: str) -> str:
-    """Return url with any ``user:password@`` or ``token@`` part of an http(s) URL replaced by ``***@``."""
+def _with_credentials(url: str) -> Optional[Tuple[Any, str]]:
+    """Split url when it carries credentials (a password, or an http(s) user): (parts, bare host), else None."""
     if "://" not in url:
-        return url
+        return None
     parts = urlsplit(url)
     if parts.password is None and not (parts.username and parts.scheme.lower() in ("http", "https")):
+        return None
+    return parts, parts.netloc.rsplit("@", 1)[-1]
+
+
+def redact_url(url: str) -> str:
+    """Return url with any ``user:password@`` or ``token@`` part of an http(s) URL replaced by ``***@``."""
+    split = _with_credentials(url)
+    if split is None:
         return url
-    host = parts.netloc.rsplit("@", 1)[-1]
+    parts, host = split
     return parts._replace(netloc=f"***@{host}").geturl()
 
 
@@ -173,12 +181,10 @@ def same_remote(configured: str, wanted: str) -> bool:
 
 def _strip_userinfo(url: str) -> str:
     """Remove the password (and, for http(s), the user) from a URL."""
-    if "://" not in url:
+    split = _with_credentials(url)
+    if split is None:
         return url
-    parts = urlsplit(url)
-    if parts.password is None and not (parts.username and parts.scheme.lower() in ("http", "https")):
-        return url
-    host = parts.netloc.rsplit("@", 1)[-1]
+    parts, host = split
     if parts.scheme.lower() not in ("http", "https") and parts.username:
         host = f"{parts.username}@{host}"
     return parts._replace(netloc=host).geturl()
