@@ -68,8 +68,12 @@ golden: setup ## Regenerate the inventory golden files (review the diff before c
 sanity: setup ## ansible-test sanity on a copy of the tree under ansible_collections/
 	scripts/sanity.sh
 
+.PHONY: molecule
+molecule: setup ## Molecule scenario of every role (scripts/molecule.sh; ROLES="publish report" for some)
+	scripts/molecule.sh $(ROLES)
+
 .PHONY: test
-test: setup lint unit sanity integration ## Set up everything and run every check (what CI runs)
+test: setup lint unit sanity integration molecule ## Set up everything and run every check (what CI runs)
 	@echo "make test: all checks passed"
 
 # ---------------------------------------------------------------- demo
