@@ -47,7 +47,7 @@ def write_if_changed(path: PathLike, content: str, check_mode: bool = False) -> 
             temp.write(data)
             temp.flush()
             os.fsync(temp.fileno())
-        os.chmod(temp_name, 0o666 & ~_umask())
+        os.chmod(temp_name, 0o666 & ~_UMASK)
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
@@ -55,8 +55,13 @@ def write_if_changed(path: PathLike, content: str, check_mode: bool = False) -> 
     return True
 
 
-def _umask() -> int:
-    """Return the process umask without changing it for good."""
+def _read_umask() -> int:
+    """Return the process umask. Reading it means setting it, so this runs once, at import."""
     current = os.umask(0o022)
     os.umask(current)
     return current
+
+
+# Read once while the importing process is single-threaded: changing the umask at write
+# time would race with other threads writing files.
+_UMASK = _read_umask()

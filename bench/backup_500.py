@@ -1,0 +1,889 @@
+"""Backup of 500 lab devices: our Ansible playbook against a bare netmiko loop and Nornir.
+
+Starts ONE device lab (``tests/lab``) with N generated devices (default 500, round-robin
+over cisco_ios, cisco_nxos, arista_eos, juniper_junos and cisco_xr) in its own state
+directory, then runs every selected variant once per round (default 3 rounds, the order
+rotated each round so that no variant always runs first or last) and reports wall time,
+client CPU, lab CPU, files written and failures. Every variant runs as its own child
+process and is timed from spawn to exit, so interpreter start-up and imports count for
+all of them alike.
+
+Variants (``--variants``, comma-separated; default ``a,b,c,c_nostartup``):
+
+- ``a``: bare netmiko, ``ThreadPoolExecutor(--workers)``: ConnectHandler, ``enable()``
+  on IOS/EOS, ``send_command("show running-config")`` (Junos ``show configuration``),
+  disconnect, one file per device.
+- ``a_startup``: ``a`` plus ``show startup-config`` on IOS/NX-OS/EOS (the same commands
+  the collection's default task sends).
+- ``b``: Nornir 3 + nornir_netmiko (``netmiko_send_command(..., enable=True)`` on
+  IOS/EOS), threaded runner with ``num_workers=--workers``, SimpleInventory built from the
+  lab, one file per device; runs in the separate venv ``--nornir-python``.
+- ``c``: ``ansible-playbook -f --workers`` with one task
+  ``netops.nautobot_backup.device_config_backup: {repo_dir: ...}`` (running + startup).
+- ``c_nostartup``: ``c`` with ``backup_startup: false`` (the same commands as ``a``).
+- ``c_f100`` / ``c_f200``: ``c_nostartup`` with 100 / 200 forks.
+- ``c_free``: ``c_nostartup`` with ``strategy: free``.
+- ``c_poll``: ``c_nostartup`` with ``internal_poll_interval = 0.005`` (ansible.cfg).
+- ``c_nofactvars``: ``c_nostartup`` with ``ANSIBLE_INJECT_FACT_VARS=false``.
+- ``c_oneline``: ``c_nostartup`` with the ``ansible.builtin.oneline`` stdout callback.
+- ``d_bulk``: the prototype ``netops.backup_proto.device_config_backup_bulk`` (an action
+  plugin with ``BYPASS_HOST_LOOP``: one worker backs up the whole play batch in a thread
+  pool), ``backup_startup: false``. Its source is ``PROTO_ACTION`` below; the benchmark
+  writes it as the scratch collection ``netops.backup_proto`` under ``--proto-collections``
+  (default ``.cache/bench/proto/collections``), never into plugins/.
+- ``d_bulk_fail``: ``d_bulk`` plus the per-host status pattern: ``add_host`` (looping over
+  the failed devices, one worker) into group ``backup_failed`` and a second play that runs
+  ``ansible.builtin.fail`` on exactly those hosts, so they show up as failed in the recap.
+- ``d_bulk_poll``: ``d_bulk`` with ``internal_poll_interval = 0.05``: the controller polls
+  for the one pending result 20 times a second instead of 1,000.
+- ``e_floor``: not a backup: a per-host ``ansible.builtin.debug`` task (no device contact),
+  i.e. what Ansible's per-host machinery alone costs for N hosts (expects no files).
+
+Correctness: a/a_startup/b must leave one file per device that contains the device's
+name; c*/d* must leave ``backups/<name>.running-config`` for every device (plus
+``.startup-config`` for IOS/NX-OS/EOS in ``c``). Missing files and per-host failures
+(PLAY RECAP / worker report) are reported; the exit status is 1 if any run was incomplete.
+
+    .venv/bin/python bench/backup_500.py [--devices 500] [--workers 50] [--rounds 3]
+        [--variants a,b,c,c_nostartup] [--json FILE] [--keep-lab]
+
+The same file is also the worker of ``a``/``b`` (``--worker netmiko|nornir``), started
+with the right interpreter; that mode imports nothing but the standard library and
+netmiko/nornir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+REPO = Path(__file__).resolve().parents[1]
+WORK = REPO / ".cache" / "bench" / "backup_500"
+PLATFORMS = ["cisco_ios", "cisco_nxos", "arista_eos", "juniper_junos", "cisco_xr"]
+ENABLE_PLATFORMS = {"cisco_ios", "arista_eos"}
+STARTUP_PLATFORMS = {"cisco_ios", "cisco_nxos", "arista_eos"}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+BULK = re.compile(r"BULK: \d+ devices: .*?(\d+) failed in ([\d.]+)s")
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
+
+
+# ---------------------------------------------------------------- workers (child processes)
+
+
+def running_command(platform: str) -> str:
+    """Return the command that prints the running configuration on platform."""
+    return "show configuration" if platform == "juniper_junos" else "show running-config"
+
+
+def netmiko_params(dev: Dict[str, Any]) -> Dict[str, Any]:
+    """ConnectHandler arguments for a lab device, the same options the collection passes."""
+    return {
+        "device_type": dev["platform"],
+        "host": dev["host"],
+        "port": dev["port"],
+        "username": dev["username"],
+        "password": dev["password"],
+        "secret": dev["secret"],
+        "conn_timeout": 10,
+        "auth_timeout": 20,
+        "banner_timeout": 15,
+        "fast_cli": True,
+        "ssh_strict": False,
+        "system_host_keys": False,
+        "alt_host_keys": False,
+        "use_keys": False,
+        "allow_agent": False,
+    }
+
+
+def first_line(exc: BaseException) -> str:
+    """Return the exception type and the first non-empty line of its message."""
+    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    return f"{type(exc).__name__}: {text}"
+
+
+def netmiko_worker(devices: List[Dict[str, Any]], out_dir: Path, workers: int, startup: bool) -> Dict[str, Any]:
+    """Variant a: back up every device with bare netmiko from a thread pool; return the report."""
+    from netmiko import ConnectHandler  # pylint: disable=import-outside-toplevel
+
+    def one(dev: Dict[str, Any]) -> Optional[str]:
+        """Back up one device; return an error text or None."""
+        try:
+            with ConnectHandler(**netmiko_params(dev)) as conn:
+                if dev["platform"] in ENABLE_PLATFORMS:
+                    conn.enable()
+                output = conn.send_command(running_command(dev["platform"]), read_timeout=120)
+                (out_dir / f"{dev['name']}.cfg").write_text(output, encoding="utf-8")
+                if startup and dev["platform"] in STARTUP_PLATFORMS:
+                    output = conn.send_command("show startup-config", read_timeout=120)
+                    (out_dir / f"{dev['name']}.startup").write_text(output, encoding="utf-8")
+        except Exception as exc:  # noqa: BLE001 - a benchmark reports every failure kind
+            return f"{dev['name']}: {first_line(exc)}"
+        return None
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        errors = [e for e in pool.map(one, devices) if e]
+    return {"loop_s": time.monotonic() - start, "errors": errors}
+
+
+def nornir_worker(devices: List[Dict[str, Any]], out_dir: Path, workers: int) -> Dict[str, Any]:
+    """Variant b: back up every device with Nornir + nornir_netmiko; return the report."""
+    # pylint: disable=import-outside-toplevel,import-error
+    from nornir import InitNornir
+    from nornir.core.task import Result, Task
+    from nornir_netmiko.tasks import netmiko_send_command
+
+    t_init = time.monotonic()
+    inv_dir = out_dir.parent / f"{out_dir.name}.inventory"
+    inv_dir.mkdir(parents=True, exist_ok=True)
+    hosts = {}
+    for dev in devices:
+        params = netmiko_params(dev)
+        extras = {k: v for k, v in params.items() if k not in ("device_type", "host", "port", "username", "password")}
+        hosts[dev["name"]] = {
+            "hostname": dev["host"],
+            "port": dev["port"],
+            "username": dev["username"],
+            "password": dev["password"],
+            "platform": dev["platform"],
+            "connection_options": {"netmiko": {"extras": extras}},
+        }
+    # JSON is valid YAML: SimpleInventory reads these files with its YAML loader.
+    (inv_dir / "hosts.yaml").write_text(json.dumps(hosts), encoding="utf-8")
+    (inv_dir / "groups.yaml").write_text("{}", encoding="utf-8")
+    (inv_dir / "defaults.yaml").write_text("{}", encoding="utf-8")
+    nr = InitNornir(
+        runner={"plugin": "threaded", "options": {"num_workers": workers}},
+        inventory={
+            "plugin": "SimpleInventory",
+            "options": {
+                "host_file": str(inv_dir / "hosts.yaml"),
+                "group_file": str(inv_dir / "groups.yaml"),
+                "defaults_file": str(inv_dir / "defaults.yaml"),
+            },
+        },
+        logging={"enabled": False},
+    )
+
+    def backup(task: Task) -> Result:
+        """Fetch the running config of task.host, write it to a file, close the session."""
+        platform = str(task.host.platform)
+        try:
+            fetched = task.run(
+                task=netmiko_send_command,
+                command_string=running_command(platform),
+                enable=platform in ENABLE_PLATFORMS,
+                read_timeout=120,
+            )
+            (out_dir / f"{task.host.name}.cfg").write_text(str(fetched.result), encoding="utf-8")
+        finally:
+            task.host.close_connections()
+        return Result(host=task.host)
+
+    start = time.monotonic()
+    agg = nr.run(task=backup, on_failed=True)
+    loop_s = time.monotonic() - start
+    errors = []
+    for name, multi in agg.items():
+        if multi.failed:
+            exc = next((r.exception for r in multi if r.exception is not None), None)
+            errors.append(f"{name}: {first_line(exc) if exc else 'failed'}")
+    return {"loop_s": loop_s, "init_s": start - t_init, "errors": errors}
+
+
+def worker_main(args: argparse.Namespace) -> int:
+    """Run one worker variant and print its report as one JSON line."""
+    devices = json.loads(Path(args.hosts).read_text(encoding="utf-8"))
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if args.worker == "nornir":
+        report = nornir_worker(devices, out_dir, args.workers)
+    else:
+        report = netmiko_worker(devices, out_dir, args.workers, startup=args.worker == "netmiko_startup")
+    print(json.dumps(report))
+    return 0
+
+
+# ---------------------------------------------------------------- the prototype (written to .cache, never to plugins/)
+
+PROTO_COLLECTION = ("netops", "backup_proto")
+PROTO_ACTION = r'''# Scratch prototype for bench/backup_500.py - not part of netops.nautobot_backup.
+"""Back up every host of the play batch from ONE worker, in a thread pool (BYPASS_HOST_LOOP).
+
+Reuses netops.nautobot_backup's per-host action plugin to build each host's BackupRequest
+(from hostvars[host], templated in that host's context) and module_utils.backup.backup_device()
+to do the work, so files and per-host DeviceBackupInfo are identical to the per-host task.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, Iterator, List, Mapping, Optional
+
+from ansible.utils.display import Display
+
+from ansible_collections.netops.nautobot_backup.plugins.action.device_config_backup import (
+    ARGUMENT_SPEC,
+)
+from ansible_collections.netops.nautobot_backup.plugins.action.device_config_backup import (
+    ActionModule as HostActionModule,
+)
+from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import backup_device
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
+
+display = Display()
+
+BULK_SPEC: Dict[str, Any] = {**ARGUMENT_SPEC, "workers": {"type": "int", "default": 50}}
+
+
+class HostView(Mapping):
+    """task_vars-like view of one host: values come from hostvars[host], templated in that host's context."""
+
+    def __init__(self, host_vars: Mapping[str, Any]) -> None:
+        """Wrap hostvars[host] (a HostVarsVars)."""
+        self._vars = host_vars
+
+    def __getitem__(self, key: str) -> Any:
+        """Return the variable, templated in the host's context."""
+        return self._vars[key]
+
+    def __iter__(self) -> Iterator[str]:
+        """Iterate over the host's variable names."""
+        return iter(self._vars)
+
+    def __len__(self) -> int:
+        """Return the number of the host's variables."""
+        return len(self._vars)
+
+
+class ActionModule(HostActionModule):
+    """Back up all hosts of ansible_play_batch; result['hosts'][name] is each host's per-host result."""
+
+    BYPASS_HOST_LOOP = True
+    _requires_connection = False
+
+    def run(self, tmp: Optional[str] = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """Build one request per host, run backup_device() for all in a thread pool, merge the results."""
+        task_vars = task_vars or {}
+        result = super(HostActionModule, self).run(tmp, task_vars)  # ActionBase.run
+        _valid, args = self.validate_argument_spec(argument_spec=BULK_SPEC)
+        try:
+            for library in ("pydantic", "netmiko", "netutils"):
+                require(library)
+        except MissingLibraryError as exc:
+            result.update(failed=True, msg=str(exc))
+            return result
+        start = time.monotonic()
+        batch: List[str] = list(task_vars.get("ansible_play_batch") or [task_vars["inventory_hostname"]])
+        hostvars = task_vars["hostvars"]
+        check_mode, want_diff = bool(self._task.check_mode), bool(self._task.diff)
+
+        vars_cpu: List[float] = []
+        vars_lock = threading.Lock()  # VariableManager is not made for concurrent use
+
+        def one(host: str) -> Dict[str, Any]:
+            """Back up one host; return the same dict the per-host action plugin returns."""
+            host_result: Dict[str, Any] = {}
+            try:
+                with vars_lock:
+                    started = time.thread_time()
+                    request = self._request(args, HostView(hostvars[host]))
+                    vars_cpu.append(time.thread_time() - started)
+            except (NautobotBackupError, KeyError) as exc:
+                info = DeviceBackupInfo(
+                    device_name=host, error=str(exc), error_class=getattr(exc, "failure_class", "other")
+                )
+                return self._finish(host_result, info.to_dict(), [])
+            outcome = backup_device(request, check_mode=check_mode, want_diff=want_diff)
+            return self._finish(host_result, outcome.info.to_dict(), outcome.diffs)
+
+        with ThreadPoolExecutor(max_workers=max(1, args["workers"])) as pool:
+            per_host = dict(zip(batch, pool.map(one, batch), strict=True))
+        failed = sorted(h for h, r in per_host.items() if r.get("failed"))
+        changed = sorted(h for h, r in per_host.items() if r.get("changed"))
+        for host, host_result in per_host.items():
+            state = "FAILED" if host_result.get("failed") else ("changed" if host_result.get("changed") else "ok")
+            display.vv(f"{state}: [{host}] {host_result.get('msg')}")
+        result.update(
+            hosts=per_host,
+            failed_hosts=failed,
+            changed_hosts=changed,
+            changed=bool(changed),
+            msg=f"{len(per_host)} devices: {len(per_host) - len(failed)} ok ({len(changed)} changed), "
+            f"{len(failed)} failed",
+            bulk_seconds=round(time.monotonic() - start, 2),
+            vars_cpu_seconds=round(sum(vars_cpu), 3),
+        )
+        if want_diff:
+            result["diff"] = [d for r in per_host.values() for d in r.get("diff", [])]
+        return result
+'''
+
+
+def write_proto(collections_root: Path) -> Path:
+    """Write the scratch collection netops.backup_proto (the bulk prototype) under collections_root."""
+    root = collections_root.joinpath("ansible_collections", *PROTO_COLLECTION)
+    (root / "plugins" / "action").mkdir(parents=True, exist_ok=True)
+    (root / "meta").mkdir(exist_ok=True)
+    (root / "meta" / "runtime.yml").write_text('requires_ansible: ">=2.16"\n', encoding="utf-8")
+    galaxy = "namespace: netops\nname: backup_proto\nversion: 0.0.1\nreadme: README.md\nauthors: [bench]\n"
+    (root / "galaxy.yml").write_text(galaxy, encoding="utf-8")
+    action = root / "plugins" / "action" / "device_config_backup_bulk.py"
+    action.write_text(PROTO_ACTION, encoding="utf-8")
+    return action
+
+
+# ---------------------------------------------------------------- variants
+
+
+@dataclass
+class Variant:
+    """One way of backing up the devices; kind is 'netmiko', 'nornir' or 'ansible'."""
+
+    name: str
+    kind: str
+    description: str
+    forks: int = 0
+    module: str = "netops.nautobot_backup.device_config_backup"
+    task_args: Dict[str, Any] = field(default_factory=dict)
+    strategy: str = "linear"
+    cfg: Dict[str, str] = field(default_factory=dict)
+    env: Dict[str, str] = field(default_factory=dict)
+    proto: bool = False
+    fail_task: bool = False
+    startup_files: bool = False
+    floor: bool = False
+
+
+def variants(workers: int) -> Dict[str, Variant]:
+    """Return every known variant by name (forks default to the worker count)."""
+    nostartup = {"backup_startup": False}
+    bulk = "netops.backup_proto.device_config_backup_bulk"
+    table = [
+        Variant("a", "netmiko", f"bare netmiko, ThreadPoolExecutor({workers})"),
+        Variant("a_startup", "netmiko", "bare netmiko + show startup-config (IOS/NX-OS/EOS)", startup_files=True),
+        Variant("b", "nornir", f"Nornir 3 + nornir_netmiko, threaded num_workers={workers}"),
+        Variant("c", "ansible", f"ansible-playbook -f {workers}, running + startup", startup_files=True),
+        Variant("c_nostartup", "ansible", f"ansible-playbook -f {workers}, backup_startup: false", task_args=nostartup),
+        Variant("c_f100", "ansible", "c_nostartup, -f 100", forks=100, task_args=nostartup),
+        Variant("c_f200", "ansible", "c_nostartup, -f 200", forks=200, task_args=nostartup),
+        Variant("c_free", "ansible", "c_nostartup, strategy: free", strategy="free", task_args=nostartup),
+        Variant(
+            "c_poll",
+            "ansible",
+            "c_nostartup, internal_poll_interval=0.005",
+            cfg={"internal_poll_interval": "0.005"},
+            task_args=nostartup,
+        ),
+        Variant(
+            "c_nofactvars",
+            "ansible",
+            "c_nostartup, ANSIBLE_INJECT_FACT_VARS=false",
+            env={"ANSIBLE_INJECT_FACT_VARS": "false"},
+            task_args=nostartup,
+        ),
+        Variant(
+            "c_oneline",
+            "ansible",
+            "c_nostartup, ANSIBLE_STDOUT_CALLBACK=ansible.builtin.oneline",
+            env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.oneline"},
+            task_args=nostartup,
+        ),
+        Variant(
+            "e_floor",
+            "ansible",
+            "per-host ansible.builtin.debug, no device contact: the per-host machinery alone",
+            module="ansible.builtin.debug",
+            floor=True,
+        ),
+        Variant(
+            "d_bulk",
+            "ansible",
+            "prototype BYPASS_HOST_LOOP action, 1 worker, thread pool",
+            module=bulk,
+            task_args={**nostartup, "workers": workers},
+            proto=True,
+        ),
+        Variant(
+            "d_bulk_poll",
+            "ansible",
+            "d_bulk with internal_poll_interval=0.05 (less controller polling while the one worker runs)",
+            module=bulk,
+            task_args={**nostartup, "workers": workers},
+            proto=True,
+            cfg={"internal_poll_interval": "0.05"},
+        ),
+        Variant(
+            "d_bulk_fail",
+            "ansible",
+            "d_bulk + per-host fail task for failed devices",
+            module=bulk,
+            task_args={**nostartup, "workers": workers},
+            proto=True,
+            fail_task=True,
+        ),
+    ]
+    for variant in table:
+        if variant.kind == "ansible" and not variant.forks:
+            variant.forks = workers
+    return {v.name: v for v in table}
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def proc_cpu(pid: int) -> float:
+    """Return CPU seconds (user+system) used so far by pid, from /proc."""
+    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(") ", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / CLK_TCK
+
+
+def children_cpu() -> float:
+    """Return the CPU seconds of all waited-for children of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def write_playbook(path: Path, variant: Variant, repo_dir: Path) -> None:
+    """Write the playbook of an Ansible variant (JSON is YAML).
+
+    Per-host variants: one task. Prototype variants: the bulk task (registered) plus a run_once
+    debug of its summary; ``fail_task`` adds the per-host status pattern: ``add_host`` (one worker,
+    a loop over the failed devices) puts them in a group, and a second play fails exactly them.
+    """
+    module_args = {"msg": "{{ inventory_hostname }}"} if variant.floor else {"repo_dir": str(repo_dir)}
+    task: Dict[str, Any] = {"name": "Back up", variant.module: {**module_args, **variant.task_args}}
+    tasks: List[Dict[str, Any]] = [task]
+    plays: List[Dict[str, Any]] = []
+    if variant.proto:
+        task["register"] = "bulk"
+        summary = "BULK: {{ bulk.msg }} in {{ bulk.bulk_seconds }}s"
+        tasks.append({"name": "Summary", "ansible.builtin.debug": {"msg": summary}, "run_once": True})
+    if variant.fail_task:
+        tasks.append(
+            {
+                "name": "Group the failed devices",
+                "ansible.builtin.add_host": {
+                    "name": "{{ item }}",
+                    "groups": "backup_failed",
+                    "backup_error": "{{ bulk.hosts[item].msg }}",
+                },
+                "loop": "{{ bulk.failed_hosts }}",
+            }
+        )
+        plays.append(
+            {
+                "name": "Per-host status of failed devices",
+                "hosts": "backup_failed",
+                "gather_facts": False,
+                "tasks": [{"name": "Fail", "ansible.builtin.fail": {"msg": "{{ backup_error }}"}}],
+            }
+        )
+    play = {"name": "Backup", "hosts": "all", "gather_facts": False, "strategy": variant.strategy, "tasks": tasks}
+    path.write_text(json.dumps([play, *plays], indent=1), encoding="utf-8")
+
+
+def count_files(out_dir: Path, devices: List[Dict[str, Any]], variant: Variant, faulty: List[str]) -> Dict[str, Any]:
+    """Count the expected output files of a run (none for faulty devices); name the missing or implausible ones."""
+    missing: List[str] = []
+    found = 0
+    startup_found = 0
+    for dev in devices:
+        if dev["name"] in faulty:
+            continue
+        if variant.kind == "ansible":
+            running = out_dir / "backups" / f"{dev['name']}.running-config"
+            startup = out_dir / "backups" / f"{dev['name']}.startup-config"
+        else:
+            running = out_dir / f"{dev['name']}.cfg"
+            startup = out_dir / f"{dev['name']}.startup"
+        try:
+            text = running.read_text(encoding="utf-8")
+        except OSError:
+            missing.append(dev["name"])
+            continue
+        if dev["name"] in text and len(text) > 200:
+            found += 1
+        else:
+            missing.append(f"{dev['name']} (implausible: {len(text)} chars)")
+        if variant.startup_files and dev["platform"] in STARTUP_PLATFORMS and startup.is_file():
+            startup_found += 1
+    expected_startup = (
+        sum(1 for d in devices if d["platform"] in STARTUP_PLATFORMS and d["name"] not in faulty)
+        if variant.startup_files
+        else 0
+    )
+    return {
+        "files": found,
+        "startup_files": startup_found,
+        "startup_expected": expected_startup,
+        "missing": missing[:10],
+        "missing_count": len(missing),
+    }
+
+
+@dataclass
+class Context:
+    """What every run needs: the devices, paths, interpreters and settings."""
+
+    devices: List[Dict[str, Any]]
+    hosts_file: Path
+    inventory: Path
+    workers: int
+    nornir_python: Path
+    proto_collections: Optional[Path]
+    lab_pid: int
+    keep_output: bool
+    faulty: List[str] = field(default_factory=list)
+    py_spy: Optional[Path] = None
+    profile_dir: Optional[Path] = None
+
+
+def ansible_command(ctx: Context, variant: Variant, run_dir: Path, out_dir: Path) -> tuple[List[str], Dict[str, str]]:
+    """Return the ansible-playbook command line and environment for one run."""
+    from testbed.ansible_run import COLLECTIONS_PATH, ansible_env  # pylint: disable=import-outside-toplevel
+
+    playbook = run_dir / "play.yml"
+    write_playbook(playbook, variant, out_dir)
+    collections = str(COLLECTIONS_PATH)
+    if variant.proto:
+        if ctx.proto_collections is None:
+            raise SystemExit(f"variant {variant.name} needs --proto-collections")
+        collections = f"{ctx.proto_collections}{os.pathsep}{collections}"
+    extra = {"ANSIBLE_COLLECTIONS_PATH": collections, "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"}
+    cfg = run_dir / "ansible.cfg"
+    cfg.write_text("[defaults]\n" + "".join(f"{k} = {v}\n" for k, v in variant.cfg.items()), encoding="utf-8")
+    extra["ANSIBLE_CONFIG"] = str(cfg)
+    extra.update(variant.env)
+    command = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(ctx.inventory), "-f", str(variant.forks)]
+    command.append(str(playbook))
+    return command, ansible_env(extra)
+
+
+def run_variant(ctx: Context, variant: Variant, round_no: int) -> Dict[str, Any]:
+    """Run one variant once as a child process; return its measurements."""
+    run_dir = WORK / "runs" / f"r{round_no}-{variant.name}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    out_dir = run_dir / "out"
+    env: Dict[str, str] = dict(os.environ)
+    if variant.kind == "ansible":
+        command, env = ansible_command(ctx, variant, run_dir, out_dir)
+    else:
+        python = str(ctx.nornir_python) if variant.kind == "nornir" else str(REPO / ".venv" / "bin" / "python")
+        mode = "nornir" if variant.kind == "nornir" else ("netmiko_startup" if variant.startup_files else "netmiko")
+        command = [python, str(Path(__file__).resolve()), "--worker", mode, "--hosts", str(ctx.hosts_file)]
+        command += ["--out", str(out_dir), "--workers", str(ctx.workers)]
+    load_before = os.getloadavg()
+    lab_cpu0 = proc_cpu(ctx.lab_pid)
+    cpu0 = children_cpu()
+    log_path = run_dir / "output.log"
+    start = time.monotonic()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=run_dir)  # noqa: S603
+        spy = start_py_spy(ctx, proc.pid, variant, round_no)
+        returncode = proc.wait()
+    wall = time.monotonic() - start
+    client_cpu = children_cpu() - cpu0
+    if spy is not None:
+        spy.wait(timeout=60)
+    result: Dict[str, Any] = {
+        "round": round_no,
+        "variant": variant.name,
+        "wall_s": round(wall, 2),
+        "client_cpu_s": round(client_cpu, 2),
+        "lab_cpu_s": round(proc_cpu(ctx.lab_pid) - lab_cpu0, 2),
+        "load1_before": round(load_before[0], 2),
+        "returncode": returncode,
+    }
+    output = log_path.read_text(encoding="utf-8", errors="replace")
+    result.update(count_files(out_dir, ctx.devices, variant, ctx.faulty))
+    if variant.kind == "ansible":
+        recap = RECAP.findall(output)
+        failed = [m[0] for m in recap if int(m[4]) or int(m[3])]
+        result["recap_hosts"] = len(recap)
+        result["failed_hosts"] = len(failed)
+        result["errors"] = [line.strip()[:200] for line in output.splitlines() if line.startswith("fatal:")][:5]
+        bulk = BULK.search(output)
+        if variant.proto and bulk:
+            result["bulk_summary"] = bulk.group(0)
+            result["failed_hosts"] = max(result["failed_hosts"], int(bulk.group(1)))
+            result["loop_s"] = float(bulk.group(2))
+    else:
+        report = next((json.loads(line) for line in output.splitlines() if line.startswith("{")), None)
+        if report is None:
+            result.update(failed_hosts=len(ctx.devices), errors=output.splitlines()[-5:])
+        else:
+            result.update(failed_hosts=len(report["errors"]), errors=report["errors"][:5])
+            result["loop_s"] = round(report["loop_s"], 2)
+    # ansible-playbook exits 2 when a host failed; d_bulk alone never fails a host (failures are data).
+    host_failures = variant.kind == "ansible" and (not variant.proto or variant.fail_task)
+    expected_rc = 2 if ctx.faulty and host_failures else 0
+    expected_files = 0 if variant.floor else len(ctx.devices) - len(ctx.faulty)
+    if variant.floor:
+        expected_rc = 0
+    result["complete"] = (
+        returncode == expected_rc
+        and result["files"] == expected_files
+        and result["failed_hosts"] == (0 if variant.floor else len(ctx.faulty))
+        and result["startup_files"] == result["startup_expected"]
+    )
+    if not ctx.keep_output:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    return result
+
+
+def start_py_spy(ctx: Context, pid: int, variant: Variant, round_no: int) -> Optional[subprocess.Popen]:
+    """Attach py-spy (record, with subprocesses) to an Ansible run when --profile is given."""
+    if ctx.py_spy is None or ctx.profile_dir is None or variant.kind != "ansible":
+        return None
+    ctx.profile_dir.mkdir(parents=True, exist_ok=True)
+    base = ctx.profile_dir / f"r{round_no}-{variant.name}"
+    command = [str(ctx.py_spy), "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
+    command += ["--output", f"{base}.txt", "--nonblocking", "--subprocesses"]
+    with open(f"{base}.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)  # noqa: S603
+
+
+def summarize_profile(path: Path, top: int = 25) -> str:
+    """Summarize a py-spy raw file: inclusive samples per frame, controller process vs forked workers.
+
+    py-spy prefixes each stack with one ``process N:...`` frame per process level, so a stack
+    with one such frame is the ansible-playbook controller and one with two is a worker.
+    """
+    counters: Dict[str, Dict[str, int]] = {"controller": {}, "workers": {}}
+    totals = {"controller": 0, "workers": 0}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _sep, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = stack.split(";")
+        kind = "controller" if sum(f.startswith("process ") for f in frames) <= 1 else "workers"
+        totals[kind] += int(count)
+        seen = set()
+        for frame in frames:
+            if frame.startswith("process "):
+                continue
+            key = re.sub(r":\d+\)", ")", frame)
+            if key not in seen:
+                seen.add(key)
+                counters[kind][key] = counters[kind].get(key, 0) + int(count)
+    lines = []
+    for kind, counter in counters.items():
+        lines.append(f"== {kind}: {totals[kind]} samples (inclusive, top {top})")
+        for key, value in sorted(counter.items(), key=lambda kv: -kv[1])[:top]:
+            lines.append(f"{value:7d} {100 * value / max(1, totals[kind]):5.1f}%  {key}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- orchestration
+
+
+def start_bench_lab(devices: int, state_dir: Path) -> Any:
+    """Start a lab with `devices` generated devices in state_dir; return its LabClient."""
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    from lab.lifecycle import start_lab, stop_lab  # pylint: disable=import-outside-toplevel
+
+    spec = {
+        "defaults": {"username": "netops", "password": "Bench-Pass-6c1e", "secret": "Bench-Enable-93b0"},
+        "network": "127.5.0.0/16",
+        "generate": {"count": devices, "prefix": "bk", "platforms": PLATFORMS},
+    }
+    spec_path = WORK / "spec.yml"
+    spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    stop_lab(state_dir)
+    return start_lab(spec_path, state_dir, port=0, timeout=120)
+
+
+def rotated(names: List[str], round_no: int) -> List[str]:
+    """Return names rotated by round_no (round 0: a,b,c; round 1: b,c,a; ...)."""
+    shift = round_no % len(names)
+    return names[shift:] + names[:shift]
+
+
+def summarize(results: List[Dict[str, Any]], names: List[str], base: str) -> Dict[str, Any]:
+    """Per variant: median wall time and the per-round and median ratio to the base variant."""
+    summary: Dict[str, Any] = {}
+    base_by_round = {r["round"]: r["wall_s"] for r in results if r["variant"] == base}
+    for name in names:
+        runs = [r for r in results if r["variant"] == name]
+        ratios = [r["wall_s"] / base_by_round[r["round"]] for r in runs if r["round"] in base_by_round]
+        summary[name] = {
+            "wall_s": [r["wall_s"] for r in runs],
+            "median_wall_s": round(statistics.median(r["wall_s"] for r in runs), 2),
+            "median_client_cpu_s": round(statistics.median(r["client_cpu_s"] for r in runs), 2),
+            "ratios": [round(x, 2) for x in ratios],
+            "median_ratio": round(statistics.median(ratios), 2) if ratios else None,
+            "failures": sum(r["failed_hosts"] for r in runs),
+            "incomplete_runs": sum(1 for r in runs if not r["complete"]),
+            "files": [r["files"] for r in runs],
+        }
+    return summary
+
+
+def print_table(results: List[Dict[str, Any]], summary: Dict[str, Any], base: str, devices: int) -> None:
+    """Print one line per run, then the per-variant medians."""
+    head = f"{'round':>5} {'variant':<12} {'wall s':>7} {'loop s':>7} {'cli CPU':>8} {'lab CPU':>8} {'load1':>6}"
+    print(head + f" {'files':>9} {'failed':>6} {'ratio':>6}")
+    base_by_round = {r["round"]: r["wall_s"] for r in results if r["variant"] == base}
+    for r in results:
+        ratio = r["wall_s"] / base_by_round[r["round"]] if r["round"] in base_by_round else float("nan")
+        loop = f"{r['loop_s']:.2f}" if "loop_s" in r else "-"
+        print(
+            f"{r['round']:>5} {r['variant']:<12} {r['wall_s']:>7.2f} {loop:>7} {r['client_cpu_s']:>8.2f}"
+            f" {r['lab_cpu_s']:>8.2f} {r['load1_before']:>6.2f} {r['files']:>5}/{devices:<3} {r['failed_hosts']:>6}"
+            f" {ratio:>6.2f}"
+        )
+        for err in r.get("errors", [])[:3]:
+            print(f"      ! {err}")
+    print()
+    print(f"{'variant':<12} {'median s':>9} {'runs (s)':<24} {'ratio to ' + base + ' (per round)':<28} {'median':>6}")
+    for name, s in summary.items():
+        walls = ", ".join(f"{w:.2f}" for w in s["wall_s"])
+        ratios = ", ".join(f"{x:.2f}" for x in s["ratios"])
+        ratio = f"{s['median_ratio']:.2f}" if s["median_ratio"] is not None else "-"
+        print(f"{name:<12} {s['median_wall_s']:>9.2f} {walls:<24} {ratios:<28} {ratio:>6}")
+
+
+def bench_main(args: argparse.Namespace) -> int:
+    """Start the lab, run the rounds, print and save the results, stop the lab."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from lab.lifecycle import stop_lab  # pylint: disable=import-outside-toplevel
+    from testbed.ansible_run import lab_inventory  # pylint: disable=import-outside-toplevel
+
+    known = variants(args.workers)
+    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {', '.join(known)}")
+    if "b" in names and not Path(args.nornir_python).exists():
+        raise SystemExit(f"{args.nornir_python} missing: see bench/README.md for the Nornir venv")
+    WORK.mkdir(parents=True, exist_ok=True)
+    if any(known[n].proto for n in names):
+        print(f"prototype: {write_proto(Path(args.proto_collections))}", flush=True)
+    state_dir = WORK / "lab"
+    results: List[Dict[str, Any]] = []
+    machine = {
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "uptime_before": subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip(),
+    }
+    t_lab = time.monotonic()
+    lab = start_bench_lab(args.devices, state_dir)
+    try:
+        lab_start_s = time.monotonic() - t_lab
+        devices = lab.devices
+        faulty = (
+            [d["name"] for d in devices[:: max(1, len(devices) // args.faulty)]][: args.faulty] if args.faulty else []
+        )
+        for name in faulty:
+            lab.set_faults(name, ["auth_failure"])
+        hosts_file = WORK / "hosts.json"
+        hosts_file.write_text(json.dumps(devices), encoding="utf-8")
+        ctx = Context(
+            devices=devices,
+            hosts_file=hosts_file,
+            inventory=lab_inventory(devices, WORK / "inventory.yml"),
+            workers=args.workers,
+            nornir_python=Path(args.nornir_python),
+            proto_collections=Path(args.proto_collections).resolve() if args.proto_collections else None,
+            lab_pid=lab.pid,
+            keep_output=args.keep_output,
+            faulty=faulty,
+            py_spy=Path(args.py_spy) if args.profile else None,
+            profile_dir=WORK / "profiles" if args.profile else None,
+        )
+        print(f"lab: {len(devices)} devices, pid {lab.pid}, port {lab.port}, started in {lab_start_s:.2f}s", flush=True)
+        if faulty:
+            print(f"auth_failure set on {len(faulty)} devices: {', '.join(faulty)}", flush=True)
+        for round_no in range(args.rounds):
+            for name in rotated(names, round_no):
+                result = run_variant(ctx, known[name], round_no)
+                results.append(result)
+                status = "ok" if result["complete"] else "INCOMPLETE"
+                print(
+                    f"round {round_no} {name:<12} {result['wall_s']:7.2f}s  files {result['files']}/{len(devices)}"
+                    f"  failed {result['failed_hosts']}  {status}",
+                    flush=True,
+                )
+    finally:
+        if not args.keep_lab:
+            stop_lab(state_dir)
+    machine["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    base = names[0] if "a" not in names else "a"
+    summary = summarize(results, names, base)
+    print()
+    print_table(results, summary, base, len(devices))
+    print(f"\n{machine['uptime_before']}  ->  {machine['uptime_after']}")
+    report = {
+        "devices": len(devices),
+        "workers": args.workers,
+        "rounds": args.rounds,
+        "variants": {n: known[n].description for n in names},
+        "base": base,
+        "machine": machine,
+        "lab_start_s": round(lab_start_s, 2),
+        "faulty": faulty,
+        "results": results,
+        "summary": summary,
+        "variant_defs": {n: asdict(known[n]) for n in names},
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(f"results: {args.json}")
+    return 0 if all(r["complete"] for r in results) else 1
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Parse arguments; run as the benchmark or as one of its workers."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--devices", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=50, help="threads of a/b, forks of c (default 50)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--variants", default="a,b,c,c_nostartup")
+    parser.add_argument("--json", default=str(WORK / "results.json"), help="where to write the results")
+    parser.add_argument("--nornir-python", default=str(REPO / ".cache" / "bench" / "nornir-venv" / "bin" / "python"))
+    parser.add_argument("--proto-collections", default=str(REPO / ".cache" / "bench" / "proto" / "collections"))
+    parser.add_argument("--profile", action="store_true", help="py-spy record every Ansible run (raw stacks)")
+    parser.add_argument("--py-spy", default=str(REPO / ".cache" / "bench" / "tools-venv" / "bin" / "py-spy"))
+    parser.add_argument("--keep-lab", action="store_true", help="leave the lab running (stop: python -m lab stop)")
+    parser.add_argument(
+        "--faulty",
+        type=int,
+        default=0,
+        help="give N devices (spread out) the lab's auth_failure fault: each run "
+        "must then report exactly N failures and write no file for them",
+    )
+    parser.add_argument("--keep-output", action="store_true", help="keep the backup files of every run")
+    parser.add_argument("--worker", choices=["netmiko", "netmiko_startup", "nornir"], help=argparse.SUPPRESS)
+    parser.add_argument("--hosts", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--summarize-profile", metavar="RAW", help="print a summary of a --profile file and exit")
+    args = parser.parse_args(argv)
+    if args.summarize_profile:
+        print(summarize_profile(Path(args.summarize_profile)))
+        return 0
+    runner: Callable[[argparse.Namespace], int] = worker_main if args.worker else bench_main
+    return runner(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
