@@ -197,6 +197,7 @@ def test_fault_auth_failure(lab: LabClient) -> None:
 
 def test_fault_no_banner(lab: LabClient) -> None:
     """no_banner: TCP connects but SSH never starts; netmiko times out."""
+    lab.clear_log()  # earlier tests may have used this device with its fault cleared
     start = time.monotonic()
     with pytest.raises(NetmikoTimeoutException):
         connect(lab, "ios-nobanner", banner_timeout=1, conn_timeout=2, auth_timeout=2)

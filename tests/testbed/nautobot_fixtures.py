@@ -141,7 +141,14 @@ def nautobot(request: pytest.FixtureRequest) -> Iterator[NautobotBed]:
 
 
 @pytest.fixture
-def nautobot_clean(nautobot: NautobotBed) -> NautobotBed:
-    """The session Nautobot, reset to its freshly seeded state before the test."""
+def nautobot_clean(nautobot: NautobotBed) -> Iterator[NautobotBed]:
+    """The session Nautobot, reset to its freshly seeded state before the test and after it.
+
+    Resetting after too keeps a test that writes (last_backup values, say) from changing
+    what later tests using the plain session fixture see.
+    """
     nautobot.reset()
-    return nautobot
+    try:
+        yield nautobot
+    finally:
+        nautobot.reset()
