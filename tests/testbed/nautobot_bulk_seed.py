@@ -40,6 +40,7 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -513,6 +514,11 @@ def verify(url: str, token: str, spec: BenchSpec) -> Dict[str, Any]:
     return counts
 
 
+def _stop_on_signal(signum: int, _frame: Any) -> None:
+    """Turn SIGTERM into SystemExit so that finally blocks run."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of both halves: ``--orm`` inside Nautobot's venv, the driver otherwise."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", maxsplit=1)[0])
@@ -533,6 +539,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from testbed.nautobot_bed import NautobotInstance, Started  # pylint: disable=import-outside-toplevel
 
+    # SIGTERM (and SIGINT, ignored in background jobs) must reach the finally below, which stops the server.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     instance = NautobotInstance(args.instance)
     spec = BenchSpec(devices=args.devices)
     started = Started()

@@ -1,0 +1,659 @@
+"""Benchmark of the Nautobot inventory plugin at 10,000 devices, against a real Nautobot.
+
+Brings up the test-bed instance ``bench`` (``testbed.nautobot_bed``), gives it the
+10,000-device data set of :mod:`testbed.nautobot_bulk_seed` (copied from its template DB,
+restored from the cached dump, or seeded once through the ORM), warms both uWSGI workers'
+GraphQL schemas, then runs ``ansible-inventory -i <tmp>/bench_nautobot.yml --list`` as a
+child process several times per row and reports its wall time, peak RSS and CPU, plus
+the CPU that Nautobot (uWSGI) and PostgreSQL spent meanwhile and the CPU that anything
+else on the machine took ("other": a noise gauge; results are only comparable when it is
+near zero), and the largest uWSGI worker peak RSS after each row. Every run's output must
+hold exactly the number of hosts that Nautobot's REST API counts for the same filter, or
+the benchmark fails. The same GraphQL requests are also timed without Ansible (plain
+``requests``) to show the server's share. Stops what it started, by PID.
+
+    .venv/bin/python benchmarks/inventory_10k.py [--repeat 3] [--rows all|NAME,...] [--json FILE]
+        [--profile FILE.prof] [--server-breakdown] [--keep-running]
+
+Rows (``--rows``): ``p500`` (10,000 devices, default page_size 500), ``p0`` (page_size 0,
+one unpaged request), ``p1000``, ``p200``, ``t2500`` / ``t5000`` / ``t7500`` / ``t10000``
+(default paging, filtered to 1, 2, 3 or 4 of the 4 tenants: 2,500 ... 10,000 devices), and
+``graph`` (``--graph`` instead of ``--list``: the plugin's parse without ansible-inventory
+serialising every host's variables, which is what a playbook run pays).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import pstats
+import signal
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import requests
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+COLLECTIONS = REPO / ".build" / "collections"
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(COLLECTIONS))
+if not (COLLECTIONS / "ansible_collections" / "netops" / "nautobot_backup").exists():
+    sys.exit(f"{COLLECTIONS} has no netops.nautobot_backup; run `make collection` first")
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_query import (  # noqa: E402
+    DEVICE_FIELDS,
+    build_query,
+    query_variables,
+)
+from testbed import nautobot_install as inst  # noqa: E402
+from testbed import procs  # noqa: E402
+from testbed.nautobot_bed import NautobotInstance, Started  # noqa: E402
+from testbed.nautobot_bulk_seed import BenchSpec, BulkSeedError, seed_bench, tenant_name, verify  # noqa: E402
+from testbed.nautobot_services import ServiceError  # noqa: E402
+
+PLUGIN = "netops.nautobot_backup.nautobot"
+ANSIBLE_INVENTORY = Path(sys.executable).parent / "ansible-inventory"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+RUN_TIMEOUT = 600.0
+GOAL_SECONDS = 10.0
+GOAL_MIB = 300.0
+
+
+class BenchmarkError(RuntimeError):
+    """The benchmark could not run, or a run gave a wrong answer."""
+
+
+@dataclasses.dataclass
+class Row:
+    """One configuration to time: an inventory file and the host count it must produce."""
+
+    name: str
+    label: str
+    config: Dict[str, Any]
+    page_size: Optional[int]  # None: the plugin's default
+    mode: str = "--list"  # or "--graph"
+    expected: int = 0
+
+
+@dataclasses.dataclass
+class Run:
+    """What one ansible-inventory child process cost."""
+
+    wall_s: float
+    peak_rss_mib: float
+    cpu_s: float
+    server_cpu_s: float
+    postgres_cpu_s: float
+    other_cpu_s: float
+    hosts: int
+
+
+# -- rows ---------------------------------------------------------------------------------------
+def make_rows(spec: BenchSpec) -> List[Row]:
+    """All rows the benchmark knows, in report order."""
+    all_tenants = [tenant_name(i) for i in range(spec.tenants)]
+    rows = [
+        Row("p500", "all devices, page_size 500 (default)", {}, None),
+        Row("p0", "all devices, page_size 0 (one request)", {"page_size": 0}, 0),
+        Row("p1000", "all devices, page_size 1000", {"page_size": 1000}, 1000),
+        Row("p200", "all devices, page_size 200", {"page_size": 200}, 200),
+    ]
+    for keep in range(1, spec.tenants + 1):
+        rows.append(
+            Row(
+                f"t{keep * spec.devices // spec.tenants}",
+                f"{keep} of {spec.tenants} tenants, page_size 500",
+                {"tenants": all_tenants[:keep]},
+                None,
+            )
+        )
+    rows.append(Row("graph", "all devices, page_size 500, `--graph`", {}, None, mode="--graph"))
+    return rows
+
+
+def inventory_file(row: Row, directory: Path) -> Path:
+    """Write the row's inventory source; url and token come from the environment, never the file."""
+    path = directory / "bench_nautobot.yml"
+    path.write_text(yaml.safe_dump({"plugin": PLUGIN, **row.config}, sort_keys=False), encoding="utf-8")
+    return path
+
+
+# -- measuring ----------------------------------------------------------------------------------
+def _cpu_ticks(pid: int, children: bool = False) -> int:
+    """utime+stime of pid (plus its reaped children's when children), in clock ticks; 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks
+
+
+def _proc_table() -> List[tuple[int, int, int]]:
+    """(pid, ppid, pgrp) of every process."""
+    table = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text(encoding="ascii").rsplit(") ", 1)[1].split()
+            table.append((int(stat.parent.name), int(fields[1]), int(fields[2])))
+        except (OSError, IndexError, ValueError):
+            continue
+    return table
+
+
+def server_cpu(instance: NautobotInstance) -> tuple[float, float]:
+    """CPU seconds used so far by the instance's uWSGI processes and by the PostgreSQL cluster.
+
+    uWSGI: every process in the master's process group. PostgreSQL: the postmaster with its
+    reaped children (Nautobot opens a connection per request, CONN_MAX_AGE=0) plus the live
+    backends. PostgreSQL is shared with any other running instance, so keep those idle.
+    """
+    table = _proc_table()
+    master = instance.server_pid()
+    uwsgi = sum(_cpu_ticks(pid) for pid, _ppid, pgrp in table if master and pgrp == master)
+    postmaster = instance.pg.pid()
+    pg = 0
+    if postmaster:
+        backends = sum(_cpu_ticks(pid) for pid, ppid, _pgrp in table if ppid == postmaster)
+        pg = _cpu_ticks(postmaster, children=True) + backends
+    return uwsgi / CLK_TCK, pg / CLK_TCK
+
+
+def busy_cpu() -> float:
+    """Non-idle CPU seconds of the whole machine so far (all cores, from /proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    guest = sum(fields[8:10])  # guest time is already counted in user/nice
+    return (sum(fields) - idle - guest) / CLK_TCK
+
+
+def uwsgi_peak_rss_mib(instance: NautobotInstance) -> float:
+    """Largest peak RSS (VmHWM) of the instance's uWSGI processes so far: what one worker needed at most."""
+    master = instance.server_pid()
+    peak = 0
+    for pid, _ppid, pgrp in _proc_table():
+        if master and pgrp == master:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+    return peak / 1024
+
+
+def run_child(cmd: Sequence[str], env: Dict[str, str], stdout: Path, stderr: Path) -> tuple[int, float, Any]:
+    """Run cmd with stdout/stderr to files; return (exit code, wall seconds, its rusage from wait4).
+
+    wait4 gives the peak RSS (ru_maxrss, KiB) and CPU of exactly this child, like
+    ``/usr/bin/time -v``, without another process in between. A run over RUN_TIMEOUT is killed.
+    """
+    with open(stdout, "wb") as out, open(stderr, "wb") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, env=env, stdin=subprocess.DEVNULL)
+        timer = threading.Timer(RUN_TIMEOUT, proc.kill)
+        timer.start()
+        try:
+            _pid, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, wall, usage
+
+
+def ansible_env(url: str, token: str, collections: Path) -> Dict[str, str]:
+    """Environment of an ansible-inventory run: our collection only, url/token as the plugin reads them."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "NAUTOBOT_"))}
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=str(collections),
+        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_DEPRECATION_WARNINGS="0",
+        NAUTOBOT_URL=url,
+        NAUTOBOT_TOKEN=token,
+    )
+    return env
+
+
+def count_hosts(path: Path, row: Row) -> int:
+    """Host count of an ``ansible-inventory --list`` (or ``--graph``) answer; check one host's variables too."""
+    if row.mode == "--graph":
+        # Lines are "@group:" or "|--@group:" or "|--host"; a host shows once per group it is in.
+        leaves = (line.rsplit("--", 1)[-1] for line in path.read_text(encoding="utf-8").splitlines())
+        return len({leaf for leaf in leaves if leaf and not leaf.startswith("@")})
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise BenchmarkError(f"row {row.name}: ansible-inventory printed no JSON ({exc}); see {path}") from exc
+    hostvars = data.get("_meta", {}).get("hostvars", {})
+    if not hostvars:
+        raise BenchmarkError(f"row {row.name}: ansible-inventory listed no hosts")
+    name, variables = next(iter(sorted(hostvars.items())))
+    if not variables.get("ansible_host"):
+        raise BenchmarkError(f"row {row.name}: host {name} has no ansible_host: {sorted(variables)}")
+    if not (variables.get("nautobot") or {}).get("custom_fields", {}).get("net"):
+        raise BenchmarkError(f"row {row.name}: host {name} lacks nautobot.custom_fields.net")
+    return len(hostvars)
+
+
+def time_row(
+    row: Row, instance: NautobotInstance, command: List[str], env: Dict[str, str], work: Path, repeat: int
+) -> List[Run]:
+    """Run one row repeat times; fail on a non-zero exit or a wrong host count."""
+    runs = []
+    for attempt in range(1, repeat + 1):
+        out, err = work / f"{row.name}.{attempt}.out", work / f"{row.name}.{attempt}.err"
+        before, busy_before = server_cpu(instance), busy_cpu()
+        code, wall, usage = run_child(command, env, out, err)
+        after, busy = server_cpu(instance), busy_cpu() - busy_before
+        if code != 0:
+            tail = err.read_text(encoding="utf-8", errors="replace")[-3000:]
+            raise BenchmarkError(f"row {row.name}: ansible-inventory exited {code}:\n{tail}")
+        hosts = count_hosts(out, row)
+        if hosts != row.expected:
+            raise BenchmarkError(f"row {row.name}: {hosts} hosts listed, Nautobot has {row.expected}")
+        cpu = usage.ru_utime + usage.ru_stime
+        run = Run(
+            wall_s=wall,
+            peak_rss_mib=usage.ru_maxrss / 1024,
+            cpu_s=cpu,
+            server_cpu_s=after[0] - before[0],
+            postgres_cpu_s=after[1] - before[1],
+            other_cpu_s=max(0.0, busy - cpu - (after[0] - before[0]) - (after[1] - before[1])),
+            hosts=hosts,
+        )
+        print(
+            f"  {row.name} #{attempt}: {run.wall_s:6.2f} s  {run.peak_rss_mib:6.1f} MiB  client CPU {run.cpu_s:5.2f} s"
+            f"  uWSGI CPU {run.server_cpu_s:5.2f} s  PostgreSQL CPU {run.postgres_cpu_s:5.2f} s"
+            f"  other CPU {run.other_cpu_s:5.2f} s  {hosts} hosts",
+            flush=True,
+        )
+        runs.append(run)
+        out.unlink()
+    return runs
+
+
+def raw_graphql(row: Row, url: str, token: str, repeat: int) -> List[float]:
+    """Time the plugin's own GraphQL requests (same query, variables and paging) without Ansible.
+
+    Pages are fetched one after another here; the plugin overlaps the next request with its
+    processing of the current page, so its wall time can be lower than client + this.
+    """
+    filters = {"tenants": row.config.get("tenants", [])}
+    page_size = 500 if row.page_size is None else row.page_size
+    variables = query_variables(filters)
+    times = []
+    with requests.Session() as session:
+        session.headers.update({"Authorization": f"Token {token}", "Accept": "application/json"})
+
+        def post(query: str, values: Dict[str, Any]) -> List[Any]:
+            resp = session.post(f"{url}/api/graphql/", json={"query": query, "variables": values}, timeout=300)
+            try:
+                body = resp.json()
+            except ValueError:
+                body = {"errors": ["not JSON"]}
+            if resp.status_code != 200 or body.get("errors"):
+                raise BenchmarkError(f"raw GraphQL -> HTTP {resp.status_code}: {resp.text[:500]}")
+            return list(body["data"]["devices"])
+
+        for _attempt in range(repeat):
+            started = time.perf_counter()
+            if page_size <= 0:
+                total = len(post(build_query(filters, paged=False), variables))
+            else:
+                query, total, offset = build_query(filters, paged=True), 0, 0
+                while True:
+                    page = post(query, dict(variables, limit=page_size, offset=offset))
+                    total += len(page)
+                    offset += page_size
+                    if len(page) < page_size:
+                        break
+            times.append(time.perf_counter() - started)
+            if total != row.expected:
+                raise BenchmarkError(f"raw GraphQL for row {row.name}: {total} devices, expected {row.expected}")
+    return times
+
+
+def server_breakdown(url: str, token: str, devices: int, repeat: int) -> Dict[str, Any]:
+    """Where Nautobot's time goes: the plugin's query with one part left out, and requests in parallel.
+
+    Fields: the first 2,000 devices (4 pages of 500) with the full query and with each part
+    removed; a part the plugin's query no longer has is reported as None. Concurrency: all
+    devices in pages of 500 with 1, 2 and 4 requests in flight (the plugin keeps one).
+    """
+    full = DEVICE_FIELDS
+    node = "name location_type { name }"
+    chain = f"location {{ id {node} parent {{ {node} parent {{ {node} }} }} }}"
+    parts = {
+        "full query": full,
+        "without platform.network_driver_mappings": full.replace(" network_driver_mappings", ""),
+        "without tags": full.replace("tags { name }", ""),
+        "location without its parent chain": " ".join(full.split()).replace(chain, "location { id name }"),
+        "without tenant and rack": full.replace("tenant { name tenant_group { name } }", "").replace(
+            "rack { name rack_group { name } }", ""
+        ),
+        "without _custom_field_data": full.replace("_custom_field_data", ""),
+        "minimal: id name primary_ip4 platform.network_driver": "id name primary_ip4 {host} platform {network_driver}",
+    }
+    headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
+
+    def pages(fields: str, offsets: Sequence[int], workers: int) -> float:
+        query = f"query ($limit: Int, $offset: Int) {{ devices(limit: $limit, offset: $offset) {{ {fields} }} }}"
+
+        def one(offset: int) -> None:
+            payload = {"query": query, "variables": {"limit": 500, "offset": offset}}
+            resp = requests.post(f"{url}/api/graphql/", json=payload, headers=headers, timeout=300)
+            try:
+                failed = resp.status_code != 200 or bool(resp.json().get("errors"))
+            except ValueError:
+                failed = True
+            if failed:
+                raise BenchmarkError(f"breakdown GraphQL -> HTTP {resp.status_code}: {resp.text[:500]}")
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(one, offsets))
+        return time.perf_counter() - started
+
+    fields: Dict[str, Optional[float]] = {}
+    for label, selection in parts.items():
+        if label != "full query" and " ".join(selection.split()) == " ".join(full.split()):
+            fields[label] = None  # the plugin's query changed; nothing to leave out
+            continue
+        times = [pages(selection, range(0, 2000, 500), 1) for _attempt in range(repeat)]
+        fields[label] = round(statistics.median(times), 2)
+    concurrency = {n: round(pages(full, range(0, devices, 500), n), 2) for n in (1, 2, 4)}
+    return {"fields_2000_devices_s": fields, "concurrency_all_devices_s": concurrency}
+
+
+def warm_up(url: str, token: str) -> float:
+    """Build the GraphQL schema in both uWSGI workers (the first query per worker takes seconds).
+
+    Rounds of concurrent requests, more than the workers' 2 x 4 threads, reach both
+    processes; a full 500-device page per round warms the ORM paths the plugin uses too.
+    """
+    started = time.perf_counter()
+    query = build_query({}, paged=True)
+    headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
+
+    def one(index: int) -> None:
+        payload = {"query": query, "variables": {"limit": 500 if index % 4 == 0 else 1, "offset": 0}}
+        resp = requests.post(f"{url}/api/graphql/", json=payload, headers=headers, timeout=300)
+        if resp.status_code != 200 or resp.json().get("errors"):
+            raise BenchmarkError(f"warm-up GraphQL -> HTTP {resp.status_code}: {resp.text[:500]}")
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        for _round in range(3):
+            list(pool.map(one, range(10)))
+    return time.perf_counter() - started
+
+
+def expected_hosts(url: str, token: str, row: Row) -> int:
+    """Devices with a primary IP that Nautobot's REST API counts for the row's filter."""
+    params: List[tuple[str, Any]] = [("limit", 1), ("has_primary_ip", "true")]
+    params += [("tenant", name) for name in row.config.get("tenants", [])]
+    resp = requests.get(
+        f"{url}/api/dcim/devices/", params=params, headers={"Authorization": f"Token {token}"}, timeout=120
+    )
+    if resp.status_code != 200:
+        raise BenchmarkError(f"counting devices -> HTTP {resp.status_code}: {resp.text[:500]}")
+    return int(resp.json()["count"])
+
+
+# -- profile ------------------------------------------------------------------------------------
+#: Phases of an ``ansible-inventory --list`` run: (label, file suffix, function) whose cumulative time is shown.
+PHASES = [
+    ("ansible-inventory run (total, main thread)", "ansible/cli/inventory.py", "run"),
+    ("plugin parse: fetch pages and add hosts", "plugins/inventory/nautobot.py", "parse"),
+    ("  waiting for the next GraphQL page", "plugins/module_utils/device_query.py", "iter_device_pages"),
+    ("  adding hosts (_add_devices)", "plugins/inventory/nautobot.py", "_add_devices"),
+    ("    of which InventoryManager.set_variable (trust tagging)", "ansible/inventory/manager.py", "set_variable"),
+    ("    of which groups (_add_groups)", "plugins/inventory/nautobot.py", "_add_groups"),
+    ("    of which host_variables()", "plugins/module_utils/device_query.py", "host_variables"),
+    ("--list: collect every host's variables (get_vars)", "ansible/cli/inventory.py", "json_inventory"),
+    ("--list: serialise to JSON (dump)", "ansible/cli/inventory.py", "dump"),
+    ("    of which json encoder (pure Python, as indent=4)", "json/encoder.py", "encode"),
+    ("    of which pre-serialisation visitor", "ansible/_internal/_json/_profiles/_legacy.py", "pre_serialize"),
+]
+
+
+def profile(row: Row, env: Dict[str, str], work: Path, target: Path, top: int) -> str:
+    """Run the row once under cProfile and return its phases and top functions as text.
+
+    cProfile sees the main thread only: the plugin's page prefetch thread shows up as the
+    main thread waiting in iter_device_pages.
+    """
+    config = inventory_file(row, work)
+    cmd = [sys.executable, "-m", "cProfile", "-o", str(target), str(ANSIBLE_INVENTORY), "-i", str(config), "--list"]
+    code, wall, usage = run_child(cmd, env, work / "profile.out", work / "profile.err")
+    if code != 0:
+        raise BenchmarkError(f"profiled run exited {code}: {(work / 'profile.err').read_text()[-2000:]}")
+    stats = pstats.Stats(str(target))
+    cumulative: Dict[tuple[str, str], float] = {}
+    for (filename, _line, function), (_cc, _nc, _tt, cum, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        for _label, suffix, name in PHASES:
+            if function == name and filename.endswith(suffix):
+                cumulative[(suffix, name)] = cumulative.get((suffix, name), 0.0) + cum
+    lines = [
+        f"profiled run: {wall:.2f} s wall with the profiler's overhead, {usage.ru_maxrss / 1024:.0f} MiB peak RSS",
+        "--- phases (cumulative seconds under the profiler) ---",
+    ]
+    lines += [f"{cumulative.get((suffix, name), 0.0):8.2f} s  {label}" for label, suffix, name in PHASES]
+    for key in ("tottime", "cumulative"):
+        stream = _Capture()
+        pstats.Stats(str(target), stream=stream).sort_stats(key).print_stats(top)  # type: ignore[arg-type]
+        lines.append(f"--- top {top} by {key} ---")
+        lines.append(stream.text())
+    return "\n".join(lines)
+
+
+class _Capture:
+    """A minimal text sink for pstats (which writes with print(..., file=stream)); shortens paths."""
+
+    PREFIXES = sorted(
+        {sysconfig.get_paths()["purelib"] + "/", sysconfig.get_paths()["stdlib"] + "/", str(COLLECTIONS) + "/"},
+        key=len,
+        reverse=True,
+    )
+
+    def __init__(self) -> None:
+        self.parts: List[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def text(self) -> str:
+        lines = "".join(self.parts).splitlines()
+        start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+        kept = []
+        for line in lines[start:]:
+            for prefix in self.PREFIXES:
+                line = line.replace(prefix, "")
+            if line.strip():
+                kept.append(line)
+        return "\n".join(kept)
+
+
+# -- report -------------------------------------------------------------------------------------
+def summarise(row: Row, runs: List[Run], raw: List[float], uwsgi_peak: float) -> Dict[str, Any]:
+    """Min and median of each measure over the runs."""
+
+    def both(values: Callable[[Run], float]) -> Dict[str, float]:
+        data = [values(run) for run in runs]
+        return {"min": round(min(data), 2), "median": round(statistics.median(data), 2)}
+
+    result = {
+        "row": row.name,
+        "label": row.label,
+        "mode": row.mode,
+        "page_size": row.page_size,
+        "hosts": runs[0].hosts,
+        "runs": len(runs),
+        "wall_s": both(lambda run: run.wall_s),
+        "peak_rss_mib": both(lambda run: run.peak_rss_mib),
+        "client_cpu_s": both(lambda run: run.cpu_s),
+        "uwsgi_cpu_s": both(lambda run: run.server_cpu_s),
+        "postgres_cpu_s": both(lambda run: run.postgres_cpu_s),
+        "other_cpu_s": both(lambda run: run.other_cpu_s),
+        "uwsgi_peak_rss_mib_after": round(uwsgi_peak, 1),
+    }
+    if raw:
+        result["raw_graphql_s"] = {"min": round(min(raw), 2), "median": round(statistics.median(raw), 2)}
+    return result
+
+
+def markdown(results: List[Dict[str, Any]]) -> str:
+    """The results as a Markdown table (medians; min in parentheses)."""
+    head = (
+        "| row | hosts | wall time | peak RSS | client CPU | uWSGI CPU | PostgreSQL CPU | other CPU | raw GraphQL |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )
+    lines = [head]
+    for res in results:
+        raw = res.get("raw_graphql_s")
+        raw_text = f"{raw['median']:.2f} s" if raw else "-"
+        lines.append(
+            f"| {res['label']} | {res['hosts']:,} | {res['wall_s']['median']:.2f} s ({res['wall_s']['min']:.2f}) "
+            f"| {res['peak_rss_mib']['median']:.0f} MiB | {res['client_cpu_s']['median']:.2f} s "
+            f"| {res['uwsgi_cpu_s']['median']:.2f} s | {res['postgres_cpu_s']['median']:.2f} s "
+            f"| {res['other_cpu_s']['median']:.2f} s | {raw_text} |"
+        )
+    return "\n".join(lines)
+
+
+# -- main ---------------------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> Dict[str, Any]:
+    """Bring the instance up with the data, time the rows, stop what was started; return the report."""
+    spec = BenchSpec(devices=args.devices)
+    wanted = set(args.rows.split(",")) if args.rows != "all" else None
+    rows = [row for row in make_rows(spec) if wanted is None or row.name in wanted]
+    if wanted is not None and wanted - {row.name for row in rows}:
+        raise BenchmarkError(f"unknown rows: {sorted(wanted - {row.name for row in rows})}")
+
+    instance = NautobotInstance(args.instance)
+    started = Started()
+    report: Dict[str, Any] = {"devices": spec.devices, "cores": os.cpu_count(), "load_before": os.getloadavg()}
+    try:
+        clock = time.monotonic()
+        instance.up(started=started)
+        report["up_s"] = round(time.monotonic() - clock, 1)
+        report["seed"] = seed_bench(instance, spec, use_cache=not args.no_cache)
+        url, token = instance.url, instance.credentials()["admin"]["token"]
+        report["verified"] = verify(url, token, spec)
+        report["warm_up_s"] = round(warm_up(url, token), 1)
+        print(f"bench instance at {url}: {json.dumps({k: report[k] for k in ('up_s', 'seed', 'warm_up_s')})}")
+        report["nautobot"] = inst.installed_version()
+        report["server_memory_mib"] = instance.memory_mib()
+        env = ansible_env(url, token, COLLECTIONS)
+        results = []
+        with tempfile.TemporaryDirectory(prefix="inventory-bench-") as tmp:
+            work = Path(tmp)
+            for row in rows:
+                row.expected = expected_hosts(url, token, row)
+                command = [str(ANSIBLE_INVENTORY), "-i", str(inventory_file(row, work)), row.mode]
+                print(f"{row.name}: {row.label} ({row.expected} hosts expected)", flush=True)
+                runs = time_row(row, instance, command, env, work, args.repeat)
+                raw = raw_graphql(row, url, token, args.repeat) if row.mode == "--list" else []
+                if raw:
+                    print(f"  {row.name} raw GraphQL (no Ansible): " + ", ".join(f"{t:.2f} s" for t in raw))
+                results.append(summarise(row, runs, raw, uwsgi_peak_rss_mib(instance)))
+            if args.profile:
+                default = next(row for row in make_rows(spec) if row.name == "p500")
+                default.expected = spec.devices
+                report["profile"] = profile(default, env, work, args.profile, args.profile_top)
+            if args.server_breakdown:
+                report["server_breakdown"] = server_breakdown(url, token, spec.devices, args.repeat)
+        report["results"] = results
+        report["server_memory_after_mib"] = instance.memory_mib()
+    finally:
+        report["load_after"] = os.getloadavg()
+        if not args.keep_running:
+            instance.down(started=started)
+    return report
+
+
+def _stop_on_signal(signum: int, _frame: Any) -> None:
+    """Turn SIGTERM into SystemExit so that the finally blocks stop the child and the instance."""
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parse arguments, run, print the table, the goal verdict and the profile; exit 2 when the benchmark fails."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--instance", default="bench", help="test-bed instance (default: bench)")
+    parser.add_argument("--devices", type=int, default=10_000, help="devices in the data set (default: 10000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per row (default: 3)")
+    parser.add_argument("--rows", default="all", help="comma-separated row names, or all (default)")
+    parser.add_argument("--no-cache", action="store_true", help="re-seed even if a dump of the data is cached")
+    parser.add_argument("--profile", type=Path, help="also profile one default run with cProfile into this file")
+    parser.add_argument("--profile-top", type=int, default=20, help="functions to show per profile listing")
+    parser.add_argument(
+        "--server-breakdown", action="store_true", help="also time the GraphQL query without each part, and in parallel"
+    )
+    parser.add_argument("--json", type=Path, help="also write the full report as JSON to this file")
+    parser.add_argument("--keep-running", action="store_true", help="leave the bench instance up afterwards")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    # A background job starts with SIGINT ignored; both signals must reach the cleanup in run().
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    try:
+        report = run(args)
+    except (
+        BenchmarkError,
+        BulkSeedError,
+        inst.NautobotBedError,
+        ServiceError,
+        procs.ProcessError,
+        requests.RequestException,
+    ) as exc:
+        print(f"benchmark failed ({type(exc).__name__}): {exc}", file=sys.stderr)
+        return 2
+    print()
+    print(markdown(report["results"]))
+    if "profile" in report:
+        print()
+        print(report["profile"])
+    if "server_breakdown" in report:
+        print("\nNautobot GraphQL time, 2,000 devices in 4 pages of 500 (median):")
+        for label, seconds in report["server_breakdown"]["fields_2000_devices_s"].items():
+            print(f"  {'n/a' if seconds is None else f'{seconds:.2f} s':>8}  {label}")
+        print(f"Nautobot GraphQL time, all {report['devices']:,} devices in pages of 500, by requests in flight:")
+        for workers, seconds in report["server_breakdown"]["concurrency_all_devices_s"].items():
+            print(f"  {seconds:8.2f} s  {workers} in flight")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    default = next((res for res in report["results"] if res["row"] == "p500"), None)
+    if default is not None:
+        met = default["wall_s"]["median"] <= GOAL_SECONDS and default["peak_rss_mib"]["median"] <= GOAL_MIB
+        print(
+            f"\ngoal at {default['hosts']:,} hosts (<= {GOAL_SECONDS:.0f} s and <= {GOAL_MIB:.0f} MiB): "
+            f"{'met' if met else 'NOT met'} ({default['wall_s']['median']:.2f} s, "
+            f"{default['peak_rss_mib']['median']:.0f} MiB)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
