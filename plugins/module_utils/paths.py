@@ -642,8 +642,12 @@ def render_many(
 
 
 # ------------------------------------------------------------------------------- run stamp
-def _instant(now: Union[None, str, datetime], tz: tzinfo) -> datetime:
-    """Return now as an aware datetime in tz (naive datetimes are taken to be in tz already)."""
+def run_instant(now: Union[None, str, datetime], tz: tzinfo = UTC) -> datetime:
+    """Return the run's time as an aware datetime in tz (naive datetimes are taken to be in tz already).
+
+    now: None (the current time), a datetime, an ISO 8601 string or a ``YYYYMMDD_HHMMSS`` stamp.
+    Shared by every step that needs the run's time (paths, commit messages, Nautobot write-back).
+    """
     if now is None:
         return datetime.now(tz)
     if isinstance(now, str):
@@ -675,7 +679,7 @@ def run_stamp(now: Union[None, str, datetime] = None, tz: tzinfo = UTC) -> Dict[
     default); naive ones are taken as already in tz. Compute it once per run: every device of
     the run then gets the same ``{date}`` and ``{timestamp}``, even across midnight.
     """
-    instant = _instant(now, tz)
+    instant = run_instant(now, tz)
     return {"date": instant.strftime(DATE_FORMAT), "timestamp": instant.strftime(TIMESTAMP_FORMAT)}
 
 

@@ -33,6 +33,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_cl
     NAUTOBOT_ARGSPEC,
     NautobotAPIError,
 )
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import PathTemplateError, run_instant
 
 DEVICE_CONTENT_TYPE = "dcim.device"
 DEVICES_PATH = "/api/dcim/devices/"
@@ -54,7 +55,6 @@ ARGUMENT_SPEC: Dict[str, Any] = {
 }
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
-_STAMP_RE = re.compile(r"^\d{8}_\d{6}$")
 _NAMES_SHOWN = 20
 
 CURRENT_VALUES_QUERY = """
@@ -165,37 +165,25 @@ class WritebackResult:
 def parse_timestamp(value: Any, now: Optional[datetime] = None) -> datetime:
     """Return the run's time as an aware UTC datetime, to the second.
 
-    value: None (now), a datetime (naive ones are UTC), an ISO 8601 string (``2026-11-24T02:00:00Z``,
+    value: None or "" (now), a datetime (naive ones are UTC), an ISO 8601 string (``2026-11-24T02:00:00Z``,
     ``2026-11-24T03:00:00+01:00``, ``2026-11-24``), a ``YYYYMMDD_HHMMSS`` stamp (UTC), or the stamp
-    dict returned by ``backup_path`` (its ``timestamp``). Raise WritebackError for anything else.
+    dict returned by ``backup_path`` (its ``timestamp``). Parsing is paths.run_instant's, so the
+    write-back and the backup paths read a run's time the same way. Raise WritebackError otherwise.
     """
-    if value is None or value == "":
-        instant = now or datetime.now(UTC)
-    elif isinstance(value, datetime):
-        instant = value
-    elif isinstance(value, Mapping):
+    if isinstance(value, Mapping):
         if not value.get("timestamp"):
             raise WritebackError(f"the timestamp dict {dict(value)!r} has no 'timestamp' key (YYYYMMDD_HHMMSS)")
-        return parse_timestamp(str(value["timestamp"]), now)
-    elif isinstance(value, str):
-        instant = _parse_text(value.strip())
+        value = str(value["timestamp"])
+    if value is None or value == "":
+        instant = now or datetime.now(UTC)
     else:
-        raise WritebackError(f"timestamp must be an ISO 8601 string, not {type(value).__name__}")
+        try:
+            instant = run_instant(value, UTC)
+        except PathTemplateError as exc:
+            raise WritebackError(str(exc).replace("run timestamp", "timestamp")) from None
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
     return instant.astimezone(UTC).replace(microsecond=0)
-
-
-def _parse_text(text: str) -> datetime:
-    """Parse an ISO 8601 string or a YYYYMMDD_HHMMSS stamp."""
-    try:
-        if _STAMP_RE.match(text):
-            return datetime.strptime(text, "%Y%m%d_%H%M%S")
-        return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError:
-        raise WritebackError(
-            f"timestamp {text!r} is neither ISO 8601 (2026-11-24T02:00:00Z) nor YYYYMMDD_HHMMSS"
-        ) from None
 
 
 def value_format(custom_field: CustomFieldInfo) -> str:
