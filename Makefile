@@ -41,6 +41,7 @@ venv: $(VENV)/.installed ## Create .venv with the runtime and test requirements
 collection: ## Link the repo into .build/collections/ansible_collections/netops/nautobot_backup
 	@mkdir -p $(dir $(COLL_LINK))
 	@ln -sfn ../../../.. $(COLL_LINK)
+	@scripts/install-awx-collection.sh
 
 .PHONY: setup
 setup: system-deps venv collection ## Everything the tests and the demo need
@@ -72,8 +73,12 @@ sanity: setup ## ansible-test sanity on a copy of the tree under ansible_collect
 molecule: setup ## Molecule scenario of every role (scripts/molecule.sh; ROLES="publish report" for some)
 	scripts/molecule.sh $(ROLES)
 
+.PHONY: ee
+ee: setup ## ansible-builder create: the execution environment's build context in .build/ee (no image)
+	scripts/ee-context.sh
+
 .PHONY: test
-test: setup lint unit sanity integration molecule ## Set up everything and run every check (what CI runs)
+test: setup lint unit sanity ee integration molecule ## Set up everything and run every check (what CI runs)
 	@echo "make test: all checks passed"
 
 # ---------------------------------------------------------------- demo
