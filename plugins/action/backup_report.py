@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Any, Dict, Optional
 
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.jobs import run_context
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import (
     build_run_result,
     summary_lines,
@@ -57,8 +57,7 @@ class ActionModule(ActionBase):
             credential_info=args["credential_info"],
             repository=args["repository"],
             commit_date=args["commit_date"],
-            triggered_by="schedule" if task_vars.get("awx_schedule_id") else "manual",
-            executed_by=task_vars.get("awx_user_name") or _local_user(),
+            **run_context(task_vars),
         )
         if args["report_path"]:
             write_report(args["report_path"], run)
@@ -69,11 +68,3 @@ class ActionModule(ActionBase):
         else:
             result["msg"] = lines[0]
         return result
-
-
-def _local_user() -> str:
-    """The user running the playbook on the controller."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
@@ -114,16 +114,7 @@ def fetch_configs(
     Raises DeviceError for anything that prevents the running config from being read.
     A failure reading the startup config is recorded in ``startup_error`` instead.
     """
-    if connect is None:
-        require("netmiko")
-        connect = ConnectHandler
-    where = f"{settings.host}:{settings.port}"
-    try:
-        conn = connect(**settings.netmiko_params())
-    except NetmikoAuthenticationException as exc:
-        raise DeviceError(f"authentication failed for user '{settings.username}' at {where}", "auth_failed") from exc
-    except (SSHException, OSError, EOFError) as exc:  # NetmikoTimeoutException is an SSHException
-        raise _connect_error(exc, settings, where) from exc
+    conn, where = _open(settings, connect)
     try:
         if enable:
             _enter_enable(conn, settings, where)
@@ -139,6 +130,40 @@ def fetch_configs(
         _disconnect(conn)
 
 
+def run_commands(
+    settings: ConnectionSettings,
+    commands: Sequence[str],
+    enable: bool,
+    connect: Optional[Callable[..., Any]] = None,
+) -> List[Tuple[str, str]]:
+    """Connect once, enter enable mode if needed, and run commands in order.
+
+    Returns (command, output) pairs with the echo and prompt stripped. Raises DeviceError
+    (classified like the backup's) for the first command or connection step that fails.
+    """
+    conn, where = _open(settings, connect)
+    try:
+        if enable:
+            _enter_enable(conn, settings, where)
+        return [(command, _send(conn, command, settings, where, strip=True)) for command in commands]
+    finally:
+        _disconnect(conn)
+
+
+def _open(settings: ConnectionSettings, connect: Optional[Callable[..., Any]]) -> Tuple[Any, str]:
+    """Open the netmiko session; return it and 'host:port' for messages, or raise a classified DeviceError."""
+    if connect is None:
+        require("netmiko")
+        connect = ConnectHandler
+    where = f"{settings.host}:{settings.port}"
+    try:
+        return connect(**settings.netmiko_params()), where
+    except NetmikoAuthenticationException as exc:
+        raise DeviceError(f"authentication failed for user '{settings.username}' at {where}", "auth_failed") from exc
+    except (SSHException, OSError, EOFError) as exc:  # NetmikoTimeoutException is an SSHException
+        raise _connect_error(exc, settings, where) from exc
+
+
 def _enter_enable(conn: Any, settings: ConnectionSettings, where: str) -> None:
     """Enter privileged mode; a refused secret is an auth failure."""
     try:
@@ -149,11 +174,11 @@ def _enter_enable(conn: Any, settings: ConnectionSettings, where: str) -> None:
         raise DeviceError(f"could not enter enable mode at {where}{hint}", "auth_failed") from exc
 
 
-def _send(conn: Any, command: str, settings: ConnectionSettings, where: str) -> str:
-    """Run one show command and return its raw output (echo and prompt left for the cleaner)."""
+def _send(conn: Any, command: str, settings: ConnectionSettings, where: str, strip: bool = False) -> str:
+    """Run one show command and return its output (raw by default: echo and prompt left for the cleaner)."""
     try:
         return conn.send_command(
-            command, read_timeout=settings.read_timeout, strip_prompt=False, strip_command=False
+            command, read_timeout=settings.read_timeout, strip_prompt=strip, strip_command=strip
         )
     except (TimeoutError, ReadTimeout) as exc:
         if not _alive(conn):
