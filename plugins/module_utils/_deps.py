@@ -23,6 +23,7 @@ _LIBRARIES = {
     "gitpython": "git",
     "pynautobot": "pynautobot",
     "requests": "requests",
+    "ntc-templates": "ntc_templates",
 }
 
 _IMPORT_ERRORS: Dict[str, Optional[str]] = {}

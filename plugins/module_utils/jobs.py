@@ -113,6 +113,12 @@ def merge_parameters(
     return merged
 
 
+def override_names(job: JobType, job_parameters: Optional[Mapping[str, Any]]) -> List[str]:
+    """The variable names that may override this job's parameters (``<job_type>_<parameter>``)."""
+    keys = list(job.defaults) + [key for key in (job_parameters or {}) if key not in job.defaults]
+    return [f"{job.name}_{key}" for key in keys]
+
+
 def local_user() -> str:
     """The user running the playbook on the controller."""
     try:

@@ -163,3 +163,48 @@ class BackupRunResult(_Model):
             failed_devices=[d for d in devices if d.failed],
             **fields,
         )
+
+
+class CommandOutput(_Model):
+    """One command a job ran on a device and what the device printed."""
+
+    command: str
+    output: str
+
+
+class InterfaceQueueDrops(_Model):
+    """Input and output queue drops of one interface (check_queues)."""
+
+    interface: str
+    input_drops: int = 0
+    output_drops: int = 0
+    over_threshold: bool = False
+
+
+class DeviceJobInfo(_Model):
+    """Outcome of one device in a run_commands or check_queues job."""
+
+    job_type: str
+    device_id: Optional[str] = None
+    device_name: Optional[str] = None
+    platform: Optional[str] = None
+    commands: List[str] = []
+    outputs: List[CommandOutput] = []
+    output_file: Optional[str] = None
+    interfaces: Optional[List[InterfaceQueueDrops]] = None
+    drop_threshold: Optional[int] = None
+    flagged_interfaces: List[str] = []
+    changed: bool = False
+    success: bool = False
+    error: Optional[str] = None
+    error_class: Optional[FailureClass] = None
+
+    @model_validator(mode="after")
+    def _error_has_class(self) -> DeviceJobInfo:
+        """A failed device always says why; a device with an error never counts as a success."""
+        if self.error and self.error_class is None:
+            self.error_class = "other"
+        if self.error_class and not self.error:
+            raise ValueError(f"error_class '{self.error_class}' given without an error message")
+        self.success = self.error is None
+        return self

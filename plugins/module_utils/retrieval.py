@@ -229,3 +229,14 @@ def _first_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
+
+
+# Standard Ansible connection variables for a device, first match wins (used by the action plugins).
+CONNECTION_VARS: Dict[str, Tuple[str, ...]] = {
+    "host": ("ansible_host", "ansible_ssh_host"),
+    "port": ("ansible_port", "ansible_ssh_port"),
+    "username": ("ansible_user", "ansible_ssh_user"),
+    "password": ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password"),
+    "secret": ("ansible_become_password", "ansible_become_pass", "ansible_enable_pass"),
+    "key_file": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
+}

@@ -140,6 +140,14 @@ def cmd_set_faults(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_drops(args: argparse.Namespace) -> int:
+    """Set one interface's input/output drop counters (show interfaces)."""
+    now = _client(args).set_queue_drops(args.name, {args.interface: {"input": args.input, "output": args.output}})
+    counters = ", ".join(f"{name} in={c['input']} out={c['output']}" for name, c in sorted(now.items()))
+    print(f"{args.name}: queue drops {counters or 'none'}")
+    return 0
+
+
 def cmd_write_memory(args: argparse.Namespace) -> int:
     """Copy a device's running config to startup."""
     ok = _client(args).write_memory(args.name)
@@ -208,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("faults", help="comma-separated fault names; '' or none clears")
     p.set_defaults(func=cmd_set_faults)
+    p = sub.add_parser("set-drops", parents=[common], help="set an interface's input/output queue drops")
+    p.add_argument("name")
+    p.add_argument("interface", help="e.g. GigabitEthernet2 (IOS), Ethernet1/1 (NX-OS), Ethernet2 (EOS)")
+    p.add_argument("--input", type=int, default=0, help="input queue drops / discards")
+    p.add_argument("--output", type=int, default=0, help="output queue drops / discards")
+    p.set_defaults(func=cmd_set_drops)
     p = sub.add_parser("log", parents=[common], help="print the connection log")
     p.add_argument("--device")
     p.add_argument("--event", choices=["connect", "auth_ok", "auth_failed", "command", "disconnect"])

@@ -141,6 +141,12 @@ class LabClient:
         """Replace the device's active faults (empty to clear); return them."""
         return list(self.request("set_faults", name=name, faults=list(faults)))
 
+    def set_queue_drops(
+        self, name: str, drops: dict[str, dict[str, int]], merge: bool = True
+    ) -> dict[str, dict[str, int]]:
+        """Set per-interface drops, e.g. {"GigabitEthernet2": {"input": 5, "output": 900}}; return them all."""
+        return dict(self.request("set_queue_drops", name=name, drops=drops, merge=merge))
+
     def snapshot(self, name: str) -> dict[str, Any]:
         """Capture a device's mutable state (faults, running, startup)."""
         return dict(self.request("snapshot", name=name))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable, Optional, Sequence
 
 from lab.device import utcnow
+from lab.interfaces import render as render_interfaces
 from lab.platforms import ctime, xr_stamp
 
 if TYPE_CHECKING:
@@ -342,6 +343,11 @@ async def show_version(session: CliSession, args: list[str]) -> list[str]:
     ]
 
 
+async def show_interfaces(session: CliSession, args: list[str]) -> list[str]:
+    """Print every interface with its counters, including the settable queue drops."""
+    return render_interfaces(session.platform.name, session.dev.name, session.dev.queue_drops)
+
+
 async def show_configuration(session: CliSession, args: list[str]) -> list[str]:
     """Junos 'show configuration'."""
     return session.platform.render_running(session.dev, session.dev.stamp())
@@ -371,6 +377,7 @@ TABLES: dict[str, list[Command]] = {
         _cmd("enable", enable),
         _cmd("disable", disable, privileged=True),
         _cmd("show privilege", show_privilege),
+        _cmd("show interfaces", show_interfaces),
         _cmd("show running-config", show_running, privileged=True, output="running"),
         _cmd("show startup-config", show_startup, privileged=True, output="startup"),
         _cmd("write memory", write_memory, privileged=True),
@@ -383,11 +390,13 @@ TABLES: dict[str, list[Command]] = {
         _cmd("disable", disable, privileged=True),
         _cmd("show running-config", show_running, privileged=True, output="running"),
         _cmd("show startup-config", show_startup, privileged=True, output="startup"),
+        _cmd("show interfaces", show_interfaces),
         _cmd("write memory", write_memory, privileged=True),
         _cmd("copy running-config startup-config", copy_run_start, privileged=True),
     ],
     "cisco_nxos": _COMMON
     + [
+        _cmd("show interface", show_interfaces),
         _cmd("show running-config", show_running, output="running"),
         _cmd("show startup-config", show_startup, output="startup"),
         _cmd("copy running-config startup-config", copy_run_start),

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
 from lab.configs import generate_config
+from lab.interfaces import check_drops
 from lab.platforms import Platform, get_platform
 from lab.spec import FAULTS, DeviceSpec
 
@@ -41,6 +42,7 @@ class DeviceState:
         self.changed_at = self.saved_at = utcnow()
         self.changes = 0
         self.sessions = 0
+        self.queue_drops: dict[str, dict[str, int]] = {}
         self._last_stamp = utcnow() - timedelta(seconds=1)
         self.reset()
 
@@ -56,6 +58,7 @@ class DeviceState:
     def reset(self) -> None:
         """Restore the state the spec describes: generated config saved to startup, spec faults."""
         self.faults = list(self.spec.faults)
+        self.queue_drops = check_drops(self.spec.platform, self.spec.options.get("queue_drops") or {})
         self.running = generate_config(self.spec)
         self.startup = list(self.running) if self.platform.has_startup else None
         self.changed_at = self.saved_at = utcnow()
@@ -100,6 +103,12 @@ class DeviceState:
             raise ValueError(f"unknown faults {bad} (known: {', '.join(FAULTS)})")
         self.faults = list(dict.fromkeys(faults))
 
+    def set_queue_drops(self, drops: dict[str, Any], merge: bool = True) -> dict[str, dict[str, int]]:
+        """Set input/output drop counters per interface (merged into the current ones unless merge is False)."""
+        checked = check_drops(self.spec.platform, drops)
+        self.queue_drops = {**self.queue_drops, **checked} if merge else checked
+        return self.queue_drops
+
     def has_fault(self, fault: str) -> bool:
         """Tell whether fault is active."""
         return fault in self.faults
@@ -111,6 +120,7 @@ class DeviceState:
             "running": "\n".join(self.running),
             "startup": None if self.startup is None else "\n".join(self.startup),
             "changes": self.changes,
+            "queue_drops": {name: dict(c) for name, c in self.queue_drops.items()},
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -119,6 +129,8 @@ class DeviceState:
         self.set_running(snap["running"])
         self.startup = None if snap["startup"] is None else split_config(snap["startup"])
         self.changes = int(snap.get("changes", self.changes))
+        if "queue_drops" in snap:
+            self.set_queue_drops(snap["queue_drops"], merge=False)
 
     def info(self) -> dict[str, Any]:
         """Return the live description of the device for the control API."""
@@ -127,6 +139,7 @@ class DeviceState:
         info.update(
             faults=list(self.faults),
             changes=self.changes,
+            queue_drops={name: dict(c) for name, c in self.queue_drops.items()},
             sessions=self.sessions,
             running_lines=len(self.running),
             startup_equals_running=self.startup == self.running if self.startup is not None else None,

@@ -427,6 +427,13 @@ class Lab:
         log.info("%s: faults now %s", name, dev.faults or "none")
         return dev.faults
 
+    def op_set_queue_drops(self, name: str, drops: dict[str, Any], merge: bool = True) -> dict[str, Any]:
+        """Set a device's per-interface input/output drop counters (show interfaces)."""
+        dev = self._device(name)
+        now = dev.set_queue_drops(dict(drops), merge=merge)
+        log.info("%s: queue drops now %s", name, now or "none")
+        return now
+
     def op_snapshot(self, name: str) -> dict[str, Any]:
         """Return what restore() needs to undo later changes."""
         return self._device(name).snapshot()

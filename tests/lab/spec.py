@@ -9,12 +9,15 @@ agreement on names, addresses and credentials.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import yaml
+
+from lab.interfaces import check_drops
 
 PLATFORMS = ("cisco_ios", "cisco_nxos", "arista_eos", "juniper_junos", "cisco_xr")
 
@@ -35,6 +38,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "privileged": False,  # IOS/EOS: start the session at '#' instead of '>'
     "slow_seconds": 3.0,  # slow_output: total delay spread over the output
     "page_lines": 24,  # lines per --More-- page until paging is disabled
+    "queue_drops": {},  # show interfaces: {interface: {input: n, output: m}} (IOS, NX-OS, EOS)
 }
 
 IDENTITY_KEYS = ("name", "platform", "role", "site", "tenant", "tags", "faults", "username", "password", "secret")
@@ -60,7 +64,7 @@ class DeviceSpec:
     tenant: Optional[str] = None
     tags: list[str] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
-    options: dict[str, Any] = field(default_factory=lambda: dict(OPTION_DEFAULTS))
+    options: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(OPTION_DEFAULTS))
 
     def to_state(self, port: int) -> dict[str, Any]:
         """Return the lab.json entry for this device (the contract other code reads)."""
@@ -184,6 +188,10 @@ def _device(entry: dict[str, Any], defaults: dict[str, Any], host: str, path: Pa
     unknown = set(merged) - set(IDENTITY_KEYS) - set(OPTION_DEFAULTS)
     if unknown:
         raise SpecError(f"{path}: {name}: unknown keys {sorted(unknown)}")
+    try:
+        merged["queue_drops"] = check_drops(str(platform), merged.get("queue_drops") or {})
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{path}: {name}: queue_drops: {exc}") from exc
     return DeviceSpec(
         name=str(name),
         platform=str(platform),
@@ -196,5 +204,5 @@ def _device(entry: dict[str, Any], defaults: dict[str, Any], host: str, path: Pa
         tenant=merged.get("tenant"),
         tags=[str(t) for t in merged.get("tags") or []],
         faults=faults,
-        options={k: merged[k] for k in OPTION_DEFAULTS},
+        options={k: copy.deepcopy(merged[k]) for k in OPTION_DEFAULTS},
     )

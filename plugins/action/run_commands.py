@@ -1,0 +1,185 @@
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for netops.nautobot_backup.run_commands: run a rendered command template on one device.
+
+Runs on the controller for the task's host, like device_config_backup: it reads the host's
+standard connection variables and ``nautobot`` facts, resolves the netmiko device type, and
+makes one call into module_utils.command_jobs. A failed device fails its host with its
+error and error class; the other hosts go on.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_jobs import (
+    CommandsRequest,
+    run_device_commands,
+)
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceJobInfo
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.platforms import device_type_for_host
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
+    CONNECTION_VARS,
+    ConnectionSettings,
+)
+
+COMMON_SPEC: Dict[str, Any] = {
+    "facts": {"type": "dict"},
+    "device_name": {"type": "str"},
+    "job_parameters": {"type": "dict"},
+    "platform_map": {"type": "dict", "default": {}},
+    "conn_timeout": {"type": "float", "default": 10},
+    "auth_timeout": {"type": "float", "default": 20},
+    "banner_timeout": {"type": "float", "default": 15},
+    "read_timeout": {"type": "float", "default": 60},
+}
+
+ARGUMENT_SPEC: Dict[str, Any] = {
+    **COMMON_SPEC,
+    "template": {"type": "str"},
+    "repo_dir": {"type": "path"},
+    "output_path_template": {"type": "str"},
+    "timestamp": {"type": "raw"},
+}
+
+
+def raw_variable(task: Any, task_vars: Dict[str, Any], name: str) -> Any:
+    """Return a variable as given, without rendering the Jinja inside it.
+
+    A run_commands template is Jinja meant for each device, rendered later in a sandbox,
+    so it must not be rendered by Ansible on the way in (ansible-core 2.19 renders trusted
+    strings, such as extra vars, whenever they are read from task_vars). Extra vars (and AWX
+    survey answers, which are extra vars) are read from the variable manager as loaded;
+    other variables come from task_vars.
+    """
+    manager = task.get_variable_manager() if hasattr(task, "get_variable_manager") else None
+    extra = getattr(manager, "extra_vars", None) or {}
+    value = extra[name] if name in extra else task_vars.get(name)
+    # Plain builtins: a trust mark carried over from the extra vars would let Ansible render the value later.
+    return json.loads(json.dumps(value)) if value is not None else None
+
+
+class ActionModule(ActionBase):
+    """Render the command template for the task's host, run it, and report DeviceJobInfo."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    JOB_TYPE = "run_commands"
+    SPEC = ARGUMENT_SPEC
+
+    def run(self, tmp: Optional[str] = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """Validate arguments, build the request from the host's variables, and run the job for this device."""
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        _valid, args = self.validate_argument_spec(argument_spec=self.SPEC)
+        name = args.get("device_name") or task_vars.get("inventory_hostname")
+        try:
+            for library in self.LIBRARIES:
+                require(library)
+            request = self._request(args, task_vars, name)
+        except (MissingLibraryError, NautobotBackupError) as exc:
+            info = DeviceJobInfo(
+                job_type=self.JOB_TYPE,
+                device_name=name,
+                error=str(exc),
+                error_class=getattr(exc, "failure_class", "other"),
+            )
+            return self._finish(result, info)
+        return self._finish(result, self._execute(request, args))
+
+    LIBRARIES = ("pydantic", "netmiko", "netutils")
+
+    def _execute(self, request: CommandsRequest, args: Dict[str, Any]) -> DeviceJobInfo:
+        """Run this job type for one device."""
+        return run_device_commands(request, check_mode=bool(self._task.check_mode))
+
+    def _request(self, args: Dict[str, Any], task_vars: Dict[str, Any], name: str) -> CommandsRequest:
+        """Build the CommandsRequest from the task arguments and the host's variables."""
+        facts = args.get("facts")
+        if facts is None:
+            facts = self._var(task_vars, "nautobot") or {}
+        platform = facts.get("platform") if isinstance(facts, dict) else None
+        device_type = device_type_for_host(
+            netmiko_type=self._var(task_vars, "netmiko_device_type"),
+            platform=platform,
+            network_os=self._var(task_vars, "ansible_network_os"),
+            platform_map=args["platform_map"],
+            device=name,
+        )
+        settings = ConnectionSettings(
+            host=str(self._first(task_vars, "host") or name),
+            port=int(self._first(task_vars, "port") or 22),
+            device_type=device_type,
+            username=self._first(task_vars, "username") or getpass.getuser(),
+            password=self._first(task_vars, "password"),
+            secret=self._first(task_vars, "secret"),
+            key_file=self._first(task_vars, "key_file"),
+            conn_timeout=args["conn_timeout"],
+            auth_timeout=args["auth_timeout"],
+            banner_timeout=args["banner_timeout"],
+            read_timeout=args["read_timeout"],
+        )
+        repo_dir = args.get("repo_dir")
+        return CommandsRequest(
+            device_name=name,
+            settings=settings,
+            template=self._raw_arg(args, task_vars, "template", "run_commands_template") or "",
+            facts=facts if isinstance(facts, dict) else {},
+            job_parameters=self._job_parameters(args, task_vars),
+            device_id=(facts.get("id") if isinstance(facts, dict) else None) or self._var(task_vars, "nautobot_id"),
+            platform=(platform or {}).get("name") if isinstance(platform, dict) else platform,
+            repo_dir=Path(repo_dir) if repo_dir else None,
+            output_path_template=args.get("output_path_template"),
+            stamp=as_stamp(args.get("timestamp")) if repo_dir else None,
+        )
+
+    def _raw_arg(self, args: Dict[str, Any], task_vars: Dict[str, Any], arg: str, variable: str) -> Any:
+        """The argument when given, else the variable as given (its Jinja is for this plugin's sandbox)."""
+        if args.get(arg) is not None:
+            return args[arg]
+        return raw_variable(self._task, task_vars, variable)
+
+    def _job_parameters(self, args: Dict[str, Any], task_vars: Dict[str, Any]) -> Dict[str, Any]:
+        """The argument, else the dispatcher's merged parameters, else the job_parameters variable."""
+        if args.get("job_parameters") is not None:
+            return args["job_parameters"]
+        job = raw_variable(self._task, task_vars, "nautobot_backup_job")
+        if isinstance(job, dict) and isinstance(job.get("parameters"), dict):
+            return job["parameters"]
+        value = raw_variable(self._task, task_vars, "job_parameters")
+        return value if isinstance(value, dict) else {}
+
+    def _var(self, task_vars: Dict[str, Any], name: str) -> Any:
+        """Return a host variable, templated (it may refer to other variables or a vault)."""
+        value = task_vars.get(name)
+        return self._templar.template(value) if value is not None else None
+
+    def _first(self, task_vars: Dict[str, Any], key: str) -> Any:
+        """Return the first set variable among the aliases of a connection setting."""
+        for name in CONNECTION_VARS[key]:
+            value = self._var(task_vars, name)
+            if value not in (None, ""):
+                return value
+        return None
+
+    @staticmethod
+    def _finish(result: Dict[str, Any], info: DeviceJobInfo) -> Dict[str, Any]:
+        """Merge DeviceJobInfo into the task result; a failed device fails its host."""
+        data = info.to_dict()
+        result.update(data)
+        result["changed"] = bool(data.get("changed"))
+        if data.get("error"):
+            result["failed"] = True
+            result["msg"] = f"{data.get('error_class')}: {data.get('error')}"
+        else:
+            result["msg"] = f"{len(data.get('outputs') or [])} command(s) run"
+        return result
