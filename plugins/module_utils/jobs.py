@@ -66,7 +66,8 @@ def load_table(entries: Any) -> Dict[str, JobType]:
             or not isinstance(next(iter(runner.values())), str)
         ):
             raise JobTypeError(f"job type '{name}' needs a runner: {{role: <name>}} or {{playbook: <file>}}")
-        defaults = entry.get("defaults") or {}
+        defaults = entry.get("defaults")
+        defaults = {} if defaults is None else defaults
         if not isinstance(defaults, Mapping):
             raise JobTypeError(f"job type '{name}': defaults must be a dict")
         description = entry.get("description")
