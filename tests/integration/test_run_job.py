@@ -1,0 +1,286 @@
+"""playbooks/run_job.yml end to end: the real lab, the real Nautobot (inventory plugin) and a real Git remote."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence
+
+import pytest
+import yaml
+
+from testbed.ansible_run import lab_inventory, run_playbook
+from testbed.procs import REPO_ROOT
+
+PLAYBOOK = REPO_ROOT / "playbooks" / "run_job.yml"
+THREE = ("ios-r1", "nxos-s1", "eos-s1")
+
+
+class Job:
+    """Run run_job.yml with inputs in a 0600 vars file and read the job result back."""
+
+    def __init__(self, tmp_path: Path, lab) -> None:
+        self.tmp, self.lab = tmp_path, lab
+        self.runs = 0
+        self.last: Optional[subprocess.CompletedProcess] = None
+        entry = lab.entry("ios-r1")
+        self.secrets = [entry["password"], entry["secret"]]
+
+    def static_inventory(self, names: Sequence[str]) -> Path:
+        devices = [d for d in self.lab.devices if d["name"] in names]
+        return lab_inventory(devices, self.tmp / f"static-{self.runs}.yml")
+
+    def nautobot_inventory(self, nautobot, names: Sequence[str]) -> Path:
+        path = self.tmp / f"nautobot-{self.runs}_nautobot.yml"
+        config = {
+            "plugin": "netops.nautobot_backup.nautobot",
+            "url": nautobot.url,
+            "device_names": list(names),
+            "compose": {"ansible_port": self.lab.port},
+        }
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        return path
+
+    def run(self, inventory: Path, env: Optional[Dict[str, str]] = None, **inputs: Any):
+        self.runs += 1
+        device = self.lab.entry("ios-r1")
+        data = {
+            "ansible_user": device["username"],
+            "ansible_password": device["password"],
+            "ansible_become_password": device["secret"],
+            "job_result_path": str(self.result_path),
+        }
+        data.update(inputs)
+        self.result_path.unlink(missing_ok=True)
+        vars_file = self.tmp / f"vars-{self.runs}.yml"
+        vars_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+        vars_file.chmod(0o600)
+        self.last = run_playbook(PLAYBOOK, inventory, args=["-e", f"@{vars_file}"], env=env)
+        return self.last
+
+    @property
+    def result_path(self) -> Path:
+        return self.tmp / "job.json"
+
+    def result(self) -> Dict[str, Any]:
+        return json.loads(self.result_path.read_text(encoding="utf-8"))
+
+    def devices(self) -> Dict[str, Dict[str, Any]]:
+        return {d["device_name"]: d for d in self.result()["devices"]}
+
+    def output(self) -> str:
+        assert self.last is not None
+        return self.last.stdout + self.last.stderr
+
+    def assert_no_secrets(self) -> None:
+        text = self.output() + (self.result_path.read_text() if self.result_path.exists() else "")
+        for secret in self.secrets:
+            assert secret not in text
+
+
+@pytest.fixture
+def job(tmp_path, lab):
+    return Job(tmp_path, lab)
+
+
+# ----------------------------------------------------------------------------- dispatcher
+@pytest.mark.lab
+@pytest.mark.parametrize(
+    ("job_type", "message"),
+    [
+        ("nope", "Unknown job type: nope. Known job types: backup, check_queues, run_commands"),
+        ("sync_devices", "sync_devices is not available in this version"),
+        ("compare_devices", "compare_devices is not available in this version"),
+    ],
+)
+def test_unknown_and_retired_types_fail_before_any_device_is_contacted(job, lab, job_type, message):
+    inventory = job.static_inventory(THREE)
+    lab.clear_log()
+    proc = job.run(inventory, job_type=job_type)
+    assert proc.returncode != 0
+    assert f'"msg": "{message}"' in job.output()
+    assert lab.connection_log() == [], "no device may be contacted for an unknown or retired job type"
+    assert not job.result_path.exists()
+
+
+# ----------------------------------------------------------------------------- run_commands
+TEMPLATE = """\
+show running-config | include hostname {{ nautobot.name }}
+{% if nautobot.location.parent.name == "Berlin" %}show version{% endif %}
+
+show clock
+"""
+
+
+@pytest.mark.lab
+@pytest.mark.nautobot
+@pytest.mark.git
+def test_run_commands_on_three_platforms_with_nautobot_facts_auth_failure_and_git(job, lab, nautobot, git_remotes):
+    remote = Path(git_remotes.http_remote.path)
+    before = subprocess.run(
+        ["git", f"--git-dir={remote}", "rev-parse", "main"], capture_output=True, text=True, check=True
+    )
+    inventory = job.nautobot_inventory(nautobot, (*THREE, "ios-authfail"))
+    proc = job.run(
+        inventory,
+        env={"NAUTOBOT_TOKEN": nautobot.admin_token},
+        job_type="run_commands",
+        job_parameters={
+            "template": TEMPLATE,
+            "store": True,
+            "output_path_template": "commands/{location.name}/{device_name}.txt",
+        },
+        backup_repo_url=git_remotes.http_url,
+        backup_repo_username=git_remotes.http_username,
+        backup_repo_token=git_remotes.http_password,
+        backup_repo_dir=str(job.tmp / "checkout"),
+    )
+    assert proc.returncode != 0, "the device that fails auth fails the run"
+    result = job.result()
+    assert result["job_type"] == "run_commands" and result["triggered_by"] == "manual"
+    assert sorted(result["devices_succeeded"]) == sorted(THREE) and result["devices_failed"] == ["ios-authfail"]
+    devices = job.devices()
+    # Nautobot facts drive the commands: the name, and the parent location (Berlin: ios-r1, nxos-s1; Munich: eos-s1).
+    for name in THREE:
+        info = devices[name]
+        assert info["success"] and info["error"] is None
+        assert info["commands"][0] == f"show running-config | include hostname {name}"
+        assert [o["command"] for o in info["outputs"]] == info["commands"]
+        assert info["outputs"][0]["output"].strip().startswith(f"hostname {name}")
+    assert devices["ios-r1"]["commands"][1:] == ["show version", "show clock"]
+    assert devices["eos-s1"]["commands"][1:] == ["show clock"]
+    assert "Cisco IOS XE Software" in devices["ios-r1"]["outputs"][1]["output"]
+    assert "Cisco Nexus Operating System" in devices["nxos-s1"]["outputs"][1]["output"]
+    failed = devices["ios-authfail"]
+    assert failed["error_class"] == "auth_failed" and not failed["success"] and failed["outputs"] == []
+    # Stored in Git: one commit with the three devices' files, nothing for the failed one.
+    log = subprocess.run(
+        ["git", f"--git-dir={remote}", "log", "--format=%s", f"{before.stdout.strip()}..main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert len(log) == 1 and log[0].startswith("Command outputs ") and "3 device(s), 1 failed" in log[0]
+    files = subprocess.run(
+        ["git", f"--git-dir={remote}", "show", "--name-only", "--format=", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sorted(files) == ["commands/BER1/ios-r1.txt", "commands/BER1/nxos-s1.txt", "commands/MUC1/eos-s1.txt"]
+    stored = subprocess.run(
+        ["git", f"--git-dir={remote}", "show", "main:commands/BER1/ios-r1.txt"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert stored.startswith("### show running-config | include hostname ios-r1\nhostname ios-r1\n")
+    job.assert_no_secrets()
+    assert git_remotes.http_password not in job.output() + job.result_path.read_text()
+
+
+@pytest.mark.lab
+def test_run_commands_template_errors_are_per_device(job, lab):
+    inventory = job.static_inventory(("ios-r1", "eos-s1"))
+    lab.clear_log()
+    proc = job.run(
+        inventory,
+        job_type="run_commands",
+        job_parameters={"template": "{% if job_parameters.only is defined and inventory_hostname %}x{% endif %}"},
+    )
+    assert proc.returncode != 0
+    devices = job.devices()
+    assert "rendered to no command" in devices["ios-r1"]["error"]
+    proc = job.run(inventory, job_type="run_commands", job_parameters={"template": "show {{ nautobot.name }}"})
+    devices = job.devices()
+    assert devices["eos-s1"]["error"].startswith("eos-s1: the command template failed to render")
+    assert lab.connection_log() == [], "a template error is found before the device is contacted"
+
+
+# ----------------------------------------------------------------------------- check_queues
+@pytest.mark.lab
+@pytest.mark.nautobot
+def test_check_queues_with_and_without_drops_over_the_threshold(job, lab, lab_restore, nautobot):
+    for name in THREE:
+        lab_restore(name)
+    lab.set_queue_drops("ios-r1", {"GigabitEthernet2": {"input": 5, "output": 900}})
+    lab.set_queue_drops("nxos-s1", {"Ethernet1/1": {"input": 300, "output": 0}})
+    lab.set_queue_drops("eos-s1", {"Ethernet2": {"input": 20, "output": 40}})
+    inventory = job.nautobot_inventory(nautobot, THREE)
+    env = {"NAUTOBOT_TOKEN": nautobot.admin_token}
+
+    proc = job.run(inventory, env=env, job_type="check_queues", job_parameters={"drop_threshold": 100})
+    assert proc.returncode != 0
+    devices = job.devices()
+    assert devices["ios-r1"]["flagged_interfaces"] == ["GigabitEthernet2"]
+    assert (
+        devices["ios-r1"]["error"]
+        == "1 interface(s) over the queue-drop threshold of 100: GigabitEthernet2 (in 5, out 900)"
+    )
+    assert devices["nxos-s1"]["flagged_interfaces"] == ["Ethernet1/1"] and not devices["nxos-s1"]["success"]
+    assert devices["eos-s1"]["success"] and devices["eos-s1"]["flagged_interfaces"] == []
+    eth2 = next(i for i in devices["eos-s1"]["interfaces"] if i["interface"] == "Ethernet2")
+    assert (eth2["input_drops"], eth2["output_drops"], eth2["over_threshold"]) == (20, 40, False)
+    assert sorted(job.result()["devices_failed"]) == ["ios-r1", "nxos-s1"]
+    assert "GigabitEthernet2 (in 5, out 900)" in job.output()
+
+    proc = job.run(inventory, env=env, job_type="check_queues", job_parameters={"drop_threshold": 1000})
+    assert proc.returncode == 0, job.output()
+    assert all(d["success"] for d in job.devices().values())
+    job.assert_no_secrets()
+
+
+# ----------------------------------------------------------------------------- precedence and who/how
+@pytest.mark.lab
+def test_job_parameters_precedence_defaults_then_job_parameters_then_extra_vars(job, lab, lab_restore):
+    lab_restore("eos-s1")
+    lab.set_queue_drops("eos-s1", {"Ethernet1": {"input": 50, "output": 0}})
+    inventory = job.static_inventory(("eos-s1",))
+    cases = [
+        ({}, 0, False),  # the table's default: 0
+        ({"job_parameters": {"drop_threshold": 100}}, 100, True),  # job_parameters over the default
+        ({"job_parameters": {"drop_threshold": 100}, "check_queues_drop_threshold": 10}, 10, False),  # extra var wins
+    ]
+    for inputs, threshold, success in cases:
+        proc = job.run(inventory, job_type="check_queues", **inputs)
+        info = job.devices()["eos-s1"]
+        assert info["drop_threshold"] == threshold, inputs
+        assert info["success"] is success and (proc.returncode == 0) is success, job.output()
+
+
+@pytest.mark.lab
+def test_triggered_by_and_executed_by_with_and_without_awx_variables(job):
+    inventory = job.static_inventory(("eos-s1",))
+    job.run(inventory, job_type="check_queues", check_queues_drop_threshold=10**9)
+    result = job.result()
+    assert (result["job_type"], result["triggered_by"], result["executed_by"]) == (
+        "check_queues",
+        "manual",
+        getpass.getuser(),
+    )
+    job.run(inventory, job_type="check_queues", check_queues_drop_threshold=10**9, awx_user_name="alice")
+    assert (job.result()["triggered_by"], job.result()["executed_by"]) == ("manual", "alice")
+    job.run(
+        inventory, job_type="check_queues", check_queues_drop_threshold=10**9, awx_schedule_id=42, awx_user_name="bob"
+    )
+    assert (job.result()["triggered_by"], job.result()["executed_by"]) == ("schedule", "bob")
+
+
+# ----------------------------------------------------------------------------- backup through the dispatcher
+@pytest.mark.lab
+@pytest.mark.git
+def test_job_type_backup_runs_backup_yml(job, git_remotes):
+    inventory = job.static_inventory(("ios-r1",))
+    report = job.tmp / "backup.report.json"
+    proc = job.run(
+        inventory,
+        job_type="backup",
+        job_parameters={"repo_url": git_remotes.file_url, "repo_dir": str(job.tmp / "bk"), "report_path": str(report)},
+    )
+    assert proc.returncode == 0, job.output()
+    assert (job.tmp / "bk" / "backups" / "ios-r1.running-config").is_file()
+    assert json.loads(report.read_text())["devices_backed_up"] == 1
+    assert job.result()["job_type"] == "backup" and job.result()["triggered_by"] == "manual"
+    job.assert_no_secrets()
