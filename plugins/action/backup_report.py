@@ -12,6 +12,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps impor
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.jobs import run_context
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import (
     build_run_result,
+    failed_hosts,
     summary_lines,
     write_report,
 )
@@ -19,6 +20,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.report impo
 ARGUMENT_SPEC: Dict[str, Any] = {
     "hosts": {"type": "list", "elements": "str"},
     "result_var": {"type": "str", "default": "backup_result"},
+    "results": {"type": "dict"},
     "git_status": {"type": "dict"},
     "git_commit_status": {"type": "dict"},
     "timestamp_update_status": {"type": "dict"},
@@ -46,9 +48,13 @@ class ActionModule(ActionBase):
         except MissingLibraryError as exc:
             result.update(failed=True, msg=str(exc))
             return result
-        hostvars = task_vars.get("hostvars", {})
         hosts = args["hosts"] if args["hosts"] is not None else task_vars.get("ansible_play_hosts_all", [])
-        device_results = {host: hostvars.get(host, {}).get(args["result_var"]) for host in hosts}
+        if args["results"] is not None:
+            # One dict of every host's result (device_config_backup_batch's "hosts", or backup_results).
+            device_results = {host: args["results"].get(host) for host in hosts}
+        else:
+            hostvars = task_vars.get("hostvars", {})
+            device_results = {host: hostvars.get(host, {}).get(args["result_var"]) for host in hosts}
         run = build_run_result(
             device_results,
             git_status=args["git_status"],
@@ -62,7 +68,14 @@ class ActionModule(ActionBase):
         if args["report_path"]:
             write_report(args["report_path"], run)
         lines = summary_lines(run)
-        result.update(changed=False, report=run.to_dict(), summary=lines, success=run.success)
+        result.update(
+            changed=False,
+            report=run.to_dict(),
+            summary=lines,
+            success=run.success,
+            failed_hosts=failed_hosts(device_results),
+            push_failed=run.git_commit_status.failed,
+        )
         if args["fail_on_error"] and not run.success:
             result.update(failed=True, msg=" / ".join(lines[:1] + [line.strip() for line in lines[1:4]]))
         else:

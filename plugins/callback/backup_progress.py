@@ -15,6 +15,9 @@ description:
     C(failed (<error class>)) with the error.
   - Works beside any stdout callback. Enable it in C(ansible.cfg) (C(callbacks_enabled)) or with
     E(ANSIBLE_CALLBACKS_ENABLED); the collection's C(ansible.cfg) does.
+  - In batch mode (C(netops.nautobot_backup.device_config_backup_batch), the default of C(playbooks/backup.yml))
+    the same lines are printed by the batch task itself as each device finishes, with or without this callback;
+    this callback then prints nothing for the batch task.
 requirements:
   - enable in configuration
 """
@@ -22,6 +25,8 @@ requirements:
 from typing import Any
 
 from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import progress_line
 
 _ACTIONS = {"netops.nautobot_backup.device_config_backup", "device_config_backup"}
 
@@ -51,27 +56,25 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_ok(self, result: Any) -> None:
         """A device finished: ok, changed or not."""
         if self._is_backup(result):
-            state = "changed" if result._result.get("changed") else "unchanged"  # pylint: disable=protected-access
-            self._line(result, f"ok ({state})")
+            self._line(result, result._result)  # pylint: disable=protected-access
 
     def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
         """A device finished with a failure, even when the play ignores it."""
         if self._is_backup(result):
-            data = result._result  # pylint: disable=protected-access
-            self._line(result, f"failed ({data.get('error_class') or 'other'}): {data.get('error') or data.get('msg')}")
+            self._line(result, {"failed": True, **result._result})  # pylint: disable=protected-access
 
     def v2_runner_on_unreachable(self, result: Any) -> None:
         """Unreachable (only for a connection-based task; the action plugin classifies itself)."""
         if self._is_backup(result):
-            self._line(result, "failed (unreachable)")
+            self._line(result, {"failed": True, "error_class": "unreachable", "msg": "unreachable"})
 
     @staticmethod
     def _is_backup(result: Any) -> bool:
         """Tell whether a result comes from device_config_backup."""
         return getattr(result._task, "action", None) in _ACTIONS  # pylint: disable=protected-access
 
-    def _line(self, result: Any, text: str) -> None:
+    def _line(self, result: Any, data: Any) -> None:
         """Print one progress line."""
         self._done += 1
-        total = max(self._total, self._done)
-        self._display.display(f"[{self._done}/{total}] {result._host.get_name()} {text}")  # pylint: disable=protected-access
+        name = result._host.get_name()  # pylint: disable=protected-access
+        self._display.display(progress_line(self._done, self._total, name, data))

@@ -10,16 +10,19 @@ unreachable device or an invalid output never replaces the previous good file.
 
 from __future__ import annotations
 
+import getpass
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.cleaning import clean_output, unsaved_changes
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import PlatformCommands, platform_commands
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import read_text, write_if_changed
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import confine, device_paths
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp, confine, device_paths
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.platforms import device_type_for_host
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
     ConnectionSettings,
     FetchedConfigs,
@@ -34,6 +37,20 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.validation 
 
 class WriteError(NautobotBackupError):
     """A backup file could not be written."""
+
+
+# Standard Ansible connection variables, first match wins.
+CONNECTION_VARS: Dict[str, Sequence[str]] = {
+    "host": ("ansible_host", "ansible_ssh_host"),
+    "port": ("ansible_port", "ansible_ssh_port"),
+    "username": ("ansible_user", "ansible_ssh_user"),
+    "password": ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password"),
+    "secret": ("ansible_become_password", "ansible_become_pass", "ansible_enable_pass"),
+    "key_file": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
+}
+
+# Returns a host variable (templated), or None when it is not set.
+VarLookup = Callable[[str], Any]
 
 
 @dataclass
@@ -64,6 +81,148 @@ class BackupOutcome:
 
 
 Fetcher = Callable[[ConnectionSettings, str, Optional[str], bool], FetchedConfigs]
+# Called (serialised) as each device of a batch finishes: (done, total, name, task result).
+ProgressHook = Callable[[int, int, str, Dict[str, Any]], None]
+
+
+def request_from_vars(args: Mapping[str, Any], name: str, lookup: VarLookup) -> BackupRequest:
+    """Build one device's BackupRequest from the task arguments and the host's variables.
+
+    ``args`` are the validated task arguments (device_config_backup's argument spec);
+    ``lookup(var)`` returns one of the host's variables. Raises NautobotBackupError (e.g. an
+    unknown platform) for this device only.
+    """
+    facts = args.get("facts")
+    if facts is None:
+        facts = lookup("nautobot") or {}
+    platform = facts.get("platform") if isinstance(facts, dict) else None
+
+    def first(key: str) -> Any:
+        for var in CONNECTION_VARS[key]:
+            value = lookup(var)
+            if value not in (None, ""):
+                return value
+        return None
+
+    device_type = device_type_for_host(
+        netmiko_type=lookup("netmiko_device_type"),
+        platform=platform,
+        network_os=lookup("ansible_network_os"),
+        platform_map=args.get("platform_map") or {},
+        device=name,
+    )
+    settings = ConnectionSettings(
+        host=str(first("host") or name),
+        port=int(first("port") or 22),
+        device_type=device_type,
+        username=first("username") or getpass.getuser(),
+        password=first("password"),
+        secret=first("secret"),
+        key_file=first("key_file"),
+        conn_timeout=args["conn_timeout"],
+        auth_timeout=args["auth_timeout"],
+        banner_timeout=args["banner_timeout"],
+        read_timeout=args["read_timeout"],
+    )
+    commands = args.get("commands")
+    if commands is None:
+        commands = lookup("nautobot_backup_commands")
+    return BackupRequest(
+        device_name=name,
+        settings=settings,
+        repo_dir=Path(args["repo_dir"]),
+        stamp=as_stamp(args.get("timestamp")),
+        facts=facts,
+        device_id=(facts.get("id") if isinstance(facts, dict) else None) or lookup("nautobot_id"),
+        platform=(platform or {}).get("name") if isinstance(platform, dict) else platform,
+        running_template=args.get("running_path_template"),
+        startup_template=args.get("startup_path_template"),
+        backup_startup=args["backup_startup"],
+        sanitize=args["sanitize"],
+        sanitize_patterns=args["sanitize_patterns"],
+        command_overrides=commands,
+    )
+
+
+def failed_info(name: Optional[str], exc: BaseException) -> DeviceBackupInfo:
+    """DeviceBackupInfo of a device that failed before its backup started (bad variables, missing library)."""
+    return DeviceBackupInfo(device_name=name, error=str(exc), error_class=getattr(exc, "failure_class", "other"))
+
+
+def task_result(info: Mapping[str, Any], diffs: Sequence[Mapping[str, str]] = ()) -> Dict[str, Any]:
+    """One host's task result: the DeviceBackupInfo fields plus changed/failed/msg (and diff)."""
+    result: Dict[str, Any] = dict(info)
+    result["changed"] = bool(info.get("changed"))
+    if info.get("error"):
+        result["failed"] = True
+        result["msg"] = f"{info.get('error_class')}: {info.get('error')}"
+    else:
+        result["msg"] = "running config {state}{startup}".format(
+            state="changed" if info.get("changed") else "unchanged",
+            startup="" if info.get("startup_config_success") else f"; startup: {info.get('startup_config_reason')}",
+        )
+    if diffs:
+        result["diff"] = list(diffs)
+    return result
+
+
+def progress_line(done: int, total: int, name: str, result: Mapping[str, Any]) -> str:
+    """The per-device progress line: ``[i/N] device ok (changed)`` or ``... failed (class): error``."""
+    if result.get("failed"):
+        text = f"failed ({result.get('error_class') or 'other'}): {result.get('error') or result.get('msg')}"
+    else:
+        text = f"ok ({'changed' if result.get('changed') else 'unchanged'})"
+    return f"[{done}/{max(total, done)}] {name} {text}"
+
+
+def backup_batch(
+    requests: Mapping[str, Union[BackupRequest, DeviceBackupInfo]],
+    workers: int = 50,
+    check_mode: bool = False,
+    want_diff: bool = False,
+    progress: Optional[ProgressHook] = None,
+    fetch: Optional[Fetcher] = None,
+) -> Dict[str, Dict[str, Any]]:
+    """Back up many devices in a thread pool; return each device's task result, in request order.
+
+    A value that is already a DeviceBackupInfo is a device that failed while its request was
+    built; it is reported as is. Device failures never raise: they are data in the results.
+    ``progress`` is called in the calling thread, once per device, as each one finishes.
+    Only ``backup_device()`` runs in the pool threads; it keeps no process-global state.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    results: Dict[str, Dict[str, Any]] = {}
+    total = len(requests)
+
+    def finished(name: str, result: Dict[str, Any]) -> None:
+        results[name] = result
+        if progress is not None:
+            progress(len(results), total, name, result)
+
+    pending = {}
+    with ThreadPoolExecutor(max_workers=min(workers, max(1, total))) as pool:
+        for name, request in requests.items():
+            if isinstance(request, DeviceBackupInfo):
+                finished(name, task_result(request.to_dict()))
+            else:
+                pending[pool.submit(_guarded_backup, request, check_mode, want_diff, fetch)] = name
+        for future in as_completed(pending):
+            outcome = future.result()
+            finished(pending[future], task_result(outcome.info.to_dict(), outcome.diffs))
+    return {name: results[name] for name in requests}
+
+
+def _guarded_backup(
+    request: BackupRequest, check_mode: bool, want_diff: bool, fetch: Optional[Fetcher]
+) -> BackupOutcome:
+    """backup_device() for a pool thread: an unexpected error (a bug) fails this device only, scrubbed."""
+    try:
+        return backup_device(request, check_mode=check_mode, want_diff=want_diff, fetch=fetch)
+    except Exception as exc:  # noqa: BLE001 - one device's bug must not lose the other devices' results
+        info = failed_info(request.device_name, exc)
+        info.error = request.settings.scrub(f"{type(exc).__name__}: {exc}")
+        return BackupOutcome(info=info)
 
 
 def backup_device(

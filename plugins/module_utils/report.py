@@ -38,6 +38,21 @@ def device_info(name: str, result: Optional[Mapping[str, Any]]) -> DeviceBackupI
     return DeviceBackupInfo(**fields)
 
 
+def failed_hosts(device_results: Mapping[str, Optional[Mapping[str, Any]]]) -> Dict[str, str]:
+    """Host name -> "<error class>: <error>" for every host whose device backup failed (sorted by host).
+
+    This is what a playbook needs to make exactly those hosts fail in the recap (add_host into a
+    group, then a play that fails the group), whether the results came per host or from one batch.
+    """
+    failures: Dict[str, str] = {}
+    for host, result in sorted(device_results.items()):
+        info = device_info(host, result)
+        if info.failed:
+            error = info.error or "the running configuration was not backed up"
+            failures[host] = f"{info.error_class or 'other'}: {error}"
+    return failures
+
+
 def build_run_result(
     device_results: Mapping[str, Optional[Mapping[str, Any]]],
     git_status: Optional[Mapping[str, Any]] = None,

@@ -36,9 +36,18 @@ options:
     type: list
     elements: str
   result_var:
-    description: Name of the variable each host registered its C(device_config_backup) result in.
+    description:
+      - Name of the variable each host registered its C(device_config_backup) result in.
+      - Ignored when O(results) is given.
     type: str
     default: backup_result
+  results:
+    description:
+      - Every host's result in one dict, by inventory host name, e.g. the C(hosts) result of
+        M(netops.nautobot_backup.device_config_backup_batch) or the C(backup_results) fact of the
+        C(backup_devices) role. A host of O(hosts) missing from it counts as a failed device.
+      - When unset, each host's O(result_var) is read from C(hostvars).
+    type: dict
   git_status:
     description: C(git_status) returned by C(git_commit_push).
     type: dict
@@ -92,6 +101,18 @@ summary:
   elements: str
 success:
   description: Whether every device was backed up and the push succeeded.
+  returned: always
+  type: bool
+failed_hosts:
+  description:
+    - Host name to the error class and message of every failed device, to make exactly those hosts fail
+      (C(ansible.builtin.add_host) into a group, then a play that fails the group).
+  returned: always
+  type: dict
+  sample:
+    ios-r9: "auth_failed: authentication failed for netops"
+push_failed:
+  description: Whether the commit or push step failed (a run-level failure, not one device's).
   returned: always
   type: bool
 """

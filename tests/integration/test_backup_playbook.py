@@ -130,6 +130,13 @@ def test_first_run_second_run_and_one_change(bed, lab, lab_restore):
     assert report["timestamp_update_status"]["updated_count"] == len(GOOD)
     assert re.search(r"\[\d+/7\] ios-authfail failed \(auth_failed\)", bed.output())
     assert report["triggered_by"] == "manual" and report["executed_by"]
+    # Batch mode (the default) ran: one task for all devices; the failed device alone is a failed host.
+    assert "Back up all devices of the play in one batch" in first.stdout
+    recap = bed.recap()
+    assert recap["ios-authfail"][1] == 1, first.stdout
+    # (batch mode: a successful device shows in the recap only when it ran a per-host task)
+    assert all(recap.get(name, (0, 0))[1] == 0 for name in GOOD), first.stdout
+    assert re.search(r"fatal: \[ios-authfail\]: FAILED! => .*auth_failed: ", first.stdout), first.stdout
 
     second = bed.run(GOOD)
     assert second.returncode == 0, bed.output()
@@ -245,3 +252,31 @@ def test_secrets_appear_nowhere(bed):
     for where, text in places.items():
         for what, secret in bed.secrets.items():
             assert secret not in text, f"{what} found in {where}"
+
+
+def test_per_host_mode_same_run_one_task_per_host(bed):
+    run = bed.run(GOOD[:2] + ("ios-authfail",), backup_mode="per_host")
+    assert run.returncode != 0
+    assert "Back up the device configuration (one task per host)" in run.stdout
+    assert re.search(r"^ok: \[ios-r1\]", run.stdout, re.MULTILINE) or "changed: [ios-r1]" in run.stdout
+    recap = bed.recap()
+    assert recap["ios-authfail"][1] == 1 and recap["ios-r1"][1] == 0 and recap["ios-r2"][1] == 0, run.stdout
+    assert re.search(r"\[\d/3\] ios-authfail failed \(auth_failed\)", bed.output())
+    report = bed.report()
+    assert [d["device_name"] for d in report["failed_devices"]] == ["ios-authfail"]
+    assert sorted(d["device_name"] for d in report["backed_up_devices"]) == ["ios-r1", "ios-r2"]
+    for name in GOOD[:2]:
+        assert (bed.tmp / "checkout" / "backups" / f"{name}.running-config").is_file()
+
+
+def test_limit_and_workers_back_up_only_the_limited_hosts(bed):
+    run = bed.run(GOOD, args=["--limit", "ios-r1,junos-r1"], backup_workers=1)
+    assert run.returncode == 0, bed.output()
+    report = bed.report()
+    assert sorted(d["device_name"] for d in report["backed_up_devices"]) == ["ios-r1", "junos-r1"]
+    assert report["devices_failed"] == 0
+    assert {d["running_config_file"] for d in report["backed_up_devices"]} == {
+        "backups/ios-r1.running-config",
+        "backups/junos-r1.running-config",
+    }
+    assert set(bed.recap()) <= {"ios-r1", "junos-r1"}

@@ -1,12 +1,15 @@
-"""device_config_backup against the SSH device lab (all five platforms), through ansible-playbook.
+"""device_config_backup and device_config_backup_batch against the SSH device lab (all five platforms).
 
-The inventory is a plain static YAML file: the module must work with any inventory.
-Each run records every host's result (failed hosts included) into a JSON file.
+The inventory is a plain static YAML file: the modules must work with any inventory.
+Each run records every host's result (failed hosts included) into a JSON file. Every test
+runs twice: with the per-host module (one task per host) and with the batch module (one
+task for the play batch, per-host results in its ``hosts``), which must behave the same.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -27,6 +30,7 @@ PLAYBOOK = """
     - name: Back up one device
       netops.nautobot_backup.device_config_backup:
         repo_dir: "{{ repo_dir }}"
+        running_path_template: "{{ running_path_template | default(omit) }}"
         banner_timeout: 3
         auth_timeout: 5
         read_timeout: "{{ read_timeout | default(15) }}"
@@ -47,16 +51,46 @@ PLAYBOOK = """
 """
 
 
-class Runner:
-    """Runs the backup playbook on chosen lab hosts and returns per-host results."""
+BATCH_PLAYBOOK = """
+- name: Back up the lab in one batch
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Back up every device of the play
+      netops.nautobot_backup.device_config_backup_batch:
+        repo_dir: "{{ repo_dir }}"
+        running_path_template: "{{ running_path_template | default(omit) }}"
+        banner_timeout: 3
+        auth_timeout: 5
+        read_timeout: "{{ read_timeout | default(15) }}"
+        workers: "{{ workers | default(50) }}"
+      register: backup
+      run_once: true
 
-    def __init__(self, lab, tmp_path: Path) -> None:
+    - name: Record every host's result
+      ansible.builtin.copy:
+        content: "{{ backup.hosts | to_nice_json }}"
+        dest: "{{ results_file }}"
+        mode: "0600"
+      delegate_to: localhost
+      run_once: true
+      check_mode: false
+      vars:
+        ansible_python_interpreter: "{{ ansible_playbook_python }}"
+"""
+
+
+class Runner:
+    """Runs the backup playbook (per-host or batch) on chosen lab hosts and returns per-host results."""
+
+    def __init__(self, lab, tmp_path: Path, mode: str = "per_host") -> None:
         self.lab = lab
         self.tmp = tmp_path
+        self.mode = mode
         self.repo = tmp_path / "repo"
-        self.repo.mkdir()
-        self.playbook = tmp_path / "backup.yml"
-        self.playbook.write_text(PLAYBOOK, encoding="utf-8")
+        self.repo.mkdir(exist_ok=True)
+        self.playbook = tmp_path / f"backup_{mode}.yml"
+        self.playbook.write_text(BATCH_PLAYBOOK if mode == "batch" else PLAYBOOK, encoding="utf-8")
         self.last: Any = None
 
     def run(self, hosts, host_vars: Optional[Dict[str, Dict[str, Any]]] = None, args=(), **extra) -> Dict[str, Any]:
@@ -77,9 +111,9 @@ class Runner:
         return (self.repo / relative).read_bytes()
 
 
-@pytest.fixture
-def runner(lab, tmp_path):
-    return Runner(lab, tmp_path)
+@pytest.fixture(params=["per_host", "batch"])
+def runner(request, lab, tmp_path):
+    return Runner(lab, tmp_path, mode=request.param)
 
 
 def test_first_run_writes_then_rerun_is_unchanged_and_byte_identical(runner):
@@ -209,3 +243,105 @@ def test_unknown_platform_fails_that_device_only(runner):
     assert results["nxos-s1"]["error_class"] == "unsupported_platform"
     assert "Mystery OS" in results["nxos-s1"]["error"]
     assert results["ios-r1"]["running_config_success"] is True
+
+
+# ---------------------------------------------------------------- batch only
+
+
+@pytest.fixture
+def batch(lab, tmp_path):
+    return Runner(lab, tmp_path, mode="batch")
+
+
+def _device_fields(result: Dict[str, Any]) -> Dict[str, Any]:
+    """The DeviceBackupInfo fields of a result (what the report and the write-back read)."""
+    keys = (
+        "device_name device_ip platform nautobot_fetch_success ssh_connection_success running_config_success "
+        "startup_config_success startup_config_reason running_config_bytes startup_config_bytes running_config_file "
+        "startup_config_file unsaved_changes error_class"
+    ).split()
+    return {key: result.get(key) for key in keys}
+
+
+def test_batch_gives_the_per_host_results_and_files(lab, tmp_path):
+    """Same hosts, once per host and once in a batch: same DeviceBackupInfo per host, byte-identical files."""
+    hosts = GOOD + ["ios-authfail", "ios-badstartup"]
+    for sub in ("per_host", "batch"):
+        (tmp_path / sub).mkdir()
+    per_host = Runner(lab, tmp_path / "per_host", mode="per_host")
+    batch = Runner(lab, tmp_path / "batch", mode="batch")
+    one, many = per_host.run(hosts), batch.run(hosts)
+    assert set(one) == set(many) == set(hosts)
+    for host in hosts:
+        assert _device_fields(many[host]) == _device_fields(one[host]), host
+        assert bool(many[host].get("failed")) is bool(one[host].get("failed")) is (host == "ios-authfail")
+        assert many[host]["msg"] == one[host]["msg"]
+    files = sorted(p.relative_to(per_host.repo) for p in per_host.repo.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(batch.repo) for p in batch.repo.rglob("*") if p.is_file())
+    for relative in files:
+        if "badstartup" not in str(relative):
+            assert per_host.file(str(relative)) == batch.file(str(relative)), relative
+    # A device failure is data: the batch task itself succeeded, and a progress line names each device.
+    assert batch.last.returncode == 0, batch.last.stdout
+    assert "ok=2" in batch.last.stdout and "failed=0" in batch.last.stdout
+    for host in hosts:
+        state = r"failed \(auth_failed\): .*authentication failed" if host == "ios-authfail" else r"ok \(changed\)"
+        assert re.search(rf"^\[\d/{len(hosts)}\] {host} {state}", batch.last.stdout, re.MULTILINE), host
+
+
+def test_batch_per_host_paths_and_commands_from_hostvars(batch):
+    host_vars = {
+        "ios-r1": {"nautobot": {"location": {"name": "Berlin"}}, "nautobot_backup_commands": {"startup": None}},
+        "eos-s1": {"nautobot": {"location": {"name": "Paris"}}},
+    }
+    results = batch.run(
+        ["ios-r1", "eos-s1"], host_vars=host_vars, running_path_template="{location.name}/{device_name}.cfg"
+    )
+    assert results["ios-r1"]["running_config_file"] == "Berlin/ios-r1.cfg"
+    assert results["eos-s1"]["running_config_file"] == "Paris/eos-s1.cfg"
+    assert b"hostname" in batch.file("Berlin/ios-r1.cfg")
+    assert results["ios-r1"]["startup_config_success"] is False  # this host's command override
+    assert results["eos-s1"]["startup_config_success"] is True
+
+
+def test_batch_limit_and_workers(batch):
+    results = batch.run(GOOD, args=["--limit", "ios-r1,junos-r1"], workers=1)
+    assert set(results) == {"ios-r1", "junos-r1"}
+    assert all(r["running_config_success"] for r in results.values())
+    assert sorted(p.name for p in (batch.repo / "backups").iterdir()) == [
+        "ios-r1.running-config",
+        "ios-r1.startup-config",
+        "junos-r1.running-config",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [({"workers": 0}, "workers must be at least 1"), ({"workers": "many"}, "workers")],
+    ids=["zero-workers", "bad-workers"],
+)
+def test_batch_invalid_arguments_fail_the_task(batch, lab, extra, message):
+    lab.clear_log()
+    devices = [d for d in lab.devices if d["name"] in ("ios-r1",)]
+    inventory = lab_inventory(devices, batch.tmp / "inventory.yml")
+    run = run_playbook(
+        batch.playbook,
+        inventory,
+        extra_vars={"repo_dir": str(batch.repo), "results_file": str(batch.tmp / "r.json"), **extra},
+    )
+    assert run.returncode != 0
+    assert message in run.stdout + run.stderr
+    assert lab.connection_log(event="connect") == []
+
+
+def test_batch_rejects_per_host_only_options(batch, lab):
+    playbook = batch.tmp / "device_name.yml"
+    playbook.write_text(BATCH_PLAYBOOK.replace('workers: "{{ workers | default(50) }}"', "device_name: x"))
+    devices = [d for d in lab.devices if d["name"] == "ios-r1"]
+    run = run_playbook(
+        playbook,
+        lab_inventory(devices, batch.tmp / "inventory.yml"),
+        extra_vars={"repo_dir": str(batch.repo), "results_file": str(batch.tmp / "r.json")},
+    )
+    assert run.returncode != 0
+    assert "device_name" in run.stdout + run.stderr

@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import (
     build_run_result,
     device_info,
+    failed_hosts,
     summary_lines,
     write_report,
 )
@@ -72,3 +73,12 @@ def test_write_report_is_json_and_idempotent(tmp_path):
     assert write_report(str(path), run) is True
     assert json.loads(path.read_text())["success"] is True
     assert write_report(str(path), run) is False
+
+
+def test_failed_hosts_names_exactly_the_failed_hosts_with_class_and_error():
+    results = {"h2": FAILED, "h1": OK, "h3": None, "h4": {"changed": False, "running_config_success": False}}
+    assert failed_hosts(results) == {
+        "h2": "auth_failed: authentication failed",
+        "h3": "other: no backup result for this device",
+        "h4": "other: the running configuration was not backed up",
+    }

@@ -1,0 +1,108 @@
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for netops.nautobot_backup.device_config_backup_batch: back up the whole play batch at once.
+
+``BYPASS_HOST_LOOP``: the strategy runs this task once (one worker process) instead of once
+per host. The worker reads every host of ``ansible_play_batch`` from ``hostvars`` (templated
+in that host's context), builds each device's request with the same code as the per-host
+``device_config_backup``, and runs ``module_utils.backup.backup_batch()``: the unchanged
+per-device backup in a thread pool. Per-host results come back as data (``hosts``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Union
+
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.netops.nautobot_backup.plugins.action.device_config_backup import ARGUMENT_SPEC, LIBRARIES
+from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (
+    BackupRequest,
+    backup_batch,
+    failed_info,
+    progress_line,
+    request_from_vars,
+)
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
+
+display = Display()
+
+# Per-host values come from hostvars; a task argument would be templated once, for the first host.
+_PER_HOST_ONLY = ("device_name", "facts")
+BATCH_ARGUMENT_SPEC: Dict[str, Any] = {
+    **{key: value for key, value in ARGUMENT_SPEC.items() if key not in _PER_HOST_ONLY},
+    "workers": {"type": "int", "default": 50},
+    "progress": {"type": "bool", "default": True},
+}
+
+
+class ActionModule(ActionBase):
+    """Back up every host of ansible_play_batch in a thread pool; result['hosts'][name] is its result."""
+
+    BYPASS_HOST_LOOP = True
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: Optional[str] = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """Validate arguments, build every host's request, back them all up, return the per-host results."""
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        _valid, args = self.validate_argument_spec(argument_spec=BATCH_ARGUMENT_SPEC)
+        if args["workers"] < 1:
+            raise AnsibleActionFail(f"workers must be at least 1, got {args['workers']}")
+        try:
+            for library in LIBRARIES:
+                require(library)
+            # One {date}/{timestamp} for the whole run, whatever the number of devices.
+            args["timestamp"] = as_stamp(args.get("timestamp"))
+        except (MissingLibraryError, NautobotBackupError, ValueError, TypeError) as exc:
+            raise AnsibleActionFail(str(exc)) from exc
+        batch: List[str] = list(task_vars.get("ansible_play_batch") or [task_vars.get("inventory_hostname")])
+        hostvars = task_vars.get("hostvars") or {}
+
+        # Templating uses Ansible's (not thread-safe) machinery: build every request here, in order.
+        requests: Dict[str, Union[BackupRequest, DeviceBackupInfo]] = {}
+        for host in batch:
+            try:
+                requests[host] = request_from_vars(args, host, _lookup(hostvars.get(host)))
+            except (NautobotBackupError, AnsibleError) as exc:
+                requests[host] = failed_info(host, exc)
+
+        def progress(done: int, total: int, name: str, host_result: Dict[str, Any]) -> None:
+            display.display(progress_line(done, total, name, host_result))
+
+        hosts = backup_batch(
+            requests,
+            workers=args["workers"],
+            check_mode=bool(self._task.check_mode),
+            want_diff=bool(self._task.diff),
+            progress=progress if args["progress"] else None,
+        )
+        failed = [name for name, host_result in hosts.items() if host_result.get("failed")]
+        changed = [name for name, host_result in hosts.items() if host_result.get("changed")]
+        result.update(
+            hosts=hosts,
+            failed_hosts=failed,
+            changed_hosts=changed,
+            changed=bool(changed),
+            msg=f"{len(hosts)} device(s): {len(hosts) - len(failed)} ok ({len(changed)} changed), {len(failed)} failed",
+        )
+        if self._task.diff:
+            result["diff"] = [diff for host_result in hosts.values() for diff in host_result.pop("diff", [])]
+        return result
+
+
+def _lookup(host_vars: Any) -> Any:
+    """A variable lookup over hostvars[host] (which templates each value in that host's context)."""
+
+    def lookup(name: str) -> Any:
+        if host_vars is None or name not in host_vars:
+            return None
+        return host_vars[name]
+
+    return lookup

@@ -1,0 +1,195 @@
+#!/usr/bin/python
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of netops.nautobot_backup.device_config_backup_batch (implemented by its action plugin)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: device_config_backup_batch
+short_description: Back up every host of the play batch at once, in a thread pool on the controller
+version_added: 0.2.0
+description:
+  - Does for every host of C(ansible_play_batch) exactly what M(netops.nautobot_backup.device_config_backup) does
+    for one host (fetch, clean, validate, atomic write, same files, same per-device result), but from B(one)
+    Ansible worker process that backs the devices up in a pool of O(workers) threads. At hundreds of devices this
+    avoids Ansible's per-host cost (a forked worker, variables and a result per host), which is larger than the
+    backup itself; see C(docs/performance.md) in the collection.
+  - B(Run it once.) The action bypasses the host loop, so the task runs for the first host of the batch only.
+    Give it C(run_once) so that C(register) sets the result on every host of the batch. C(when) is evaluated
+    once, for the first host; select devices with C(hosts), C(--limit) or groups instead. C(forks), C(throttle)
+    and C(strategy) have no effect on the backup concurrency (use O(workers)); the C(free) strategy refuses
+    the task.
+  - B(Per-host data comes from hostvars), templated in each host's own context, exactly as the per-host module
+    reads it (C(ansible_host), C(ansible_port), C(ansible_user), C(ansible_password), C(ansible_become_password),
+    C(ansible_ssh_private_key_file), C(netmiko_device_type), C(ansible_network_os), the C(nautobot) facts,
+    C(nautobot_id) and C(nautobot_backup_commands)). The path templates are rendered per device with that
+    device's facts. The per-host options C(facts) and C(device_name) of the per-host module do not exist here.
+  - B(Device failures are data), not task failures. RV(hosts) holds every device's result, RV(failed_hosts)
+    names the failed ones; the task itself fails only on invalid arguments or a missing Python library. To make
+    the failed devices failed hosts in the play recap (and the exit code non-zero), add them to a group with
+    C(ansible.builtin.add_host) and fail that group in a following play, as C(playbooks/backup.yml) does.
+  - As each device finishes, a line C([i/N] device ok (changed)) or C([i/N] device failed (class) error) is
+    printed (see O(progress)).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  check_mode:
+    support: full
+    details: Fetches and validates every device, reports what would change, writes nothing.
+  diff_mode:
+    support: full
+    details: All devices' diffs are returned in one list; each header names the file.
+  platform:
+    platforms: posix
+  idempotent:
+    description: A second run against unchanged devices writes nothing and returns C(changed=false).
+    support: full
+  bypass_host_loop:
+    support: full
+    details: Runs once for the whole play batch; register it with C(run_once).
+options:
+  repo_dir:
+    description: Directory of the Git checkout the files are written into. Paths never leave it.
+    type: path
+    required: true
+  running_path_template:
+    description:
+      - Path of the running configuration, relative to O(repo_dir), with placeholders such as C({device_name}),
+        C({location.name}), C({location.name | location_type:City}), C({custom_fields.net}) or C({date}).
+      - See the C(backup_path) module for the syntax.
+      - Defaults to C(backups/{device_name}.running-config).
+    type: str
+  startup_path_template:
+    description:
+      - Path of the startup configuration. Defaults to C(backups/{device_name}.startup-config).
+    type: str
+  timestamp:
+    description:
+      - The run's time, used for C({date}) and C({timestamp}), as an ISO 8601 string or the C({date, timestamp})
+        dict returned by C(backup_path). Pass one value for the whole run so every device gets the same date.
+        Defaults to now.
+    type: raw
+  backup_startup:
+    description: Also back up the startup configuration where the platform has one.
+    type: bool
+    default: true
+  sanitize:
+    description:
+      - Remove secrets (passwords, secrets, SNMP communities, keys) with netutils' sanitizer and O(sanitize_patterns).
+      - Off by default because a private backup repository is often used for restores.
+    type: bool
+    default: false
+  sanitize_patterns:
+    description: Extra regular expressions whose matches are removed when O(sanitize) is true.
+    type: list
+    elements: str
+    default: []
+  commands:
+    description:
+      - Per-host or per-group overrides of the platform's command table, with the keys C(running), C(startup),
+        C(enable), C(end_marker), C(min_lines), C(volatile) and C(volatile_extra). For example, set C(running) to
+        C(show running-config all), or C(startup) to null to skip the startup configuration.
+      - Defaults to the host variable C(nautobot_backup_commands).
+    type: dict
+  platform_map:
+    description: Platform name to netmiko device type, for platforms the built-in mapping does not know.
+    type: dict
+    default: {}
+  workers:
+    description: Number of devices backed up at the same time (threads in the one worker process).
+    type: int
+    default: 50
+  progress:
+    description: Print one C([i/N] device ...) progress line as each device finishes.
+    type: bool
+    default: true
+  conn_timeout:
+    description: Seconds to wait for the TCP connection.
+    type: float
+    default: 10
+  auth_timeout:
+    description: Seconds to wait for authentication.
+    type: float
+    default: 20
+  banner_timeout:
+    description: Seconds to wait for the SSH banner (a device that accepts TCP but hangs).
+    type: float
+    default: 15
+  read_timeout:
+    description: Seconds to wait for each show command to complete.
+    type: float
+    default: 120
+seealso:
+  - module: netops.nautobot_backup.device_config_backup
+  - module: netops.nautobot_backup.backup_path
+author:
+  - Netops automation team (@netops)
+"""
+
+EXAMPLES = r"""
+- name: Back up every device of the play in one task
+  netops.nautobot_backup.device_config_backup_batch:
+    repo_dir: /var/lib/backups/configs
+    running_path_template: "{location.name}/{device_name}.running-config"
+    timestamp: "{{ backup_run_timestamp }}"
+    workers: 50
+  run_once: true
+  register: backup_batch
+
+- name: Make the failed devices failed hosts (a following play fails the group)
+  ansible.builtin.add_host:
+    name: "{{ item }}"
+    groups: backup_failed
+    backup_failure: "{{ backup_batch.hosts[item].msg }}"
+  loop: "{{ backup_batch.failed_hosts }}"
+  changed_when: false
+"""
+
+RETURN = r"""
+hosts:
+  description:
+    - Every device's result, by inventory host name, in the order of the play batch. Each value has the same
+      fields as the result of M(netops.nautobot_backup.device_config_backup) (the C(DeviceBackupInfo) fields,
+      C(changed), C(msg), and C(failed=true) for a failed device), without C(diff).
+  returned: always
+  type: dict
+  sample:
+    r1:
+      device_name: r1
+      running_config_success: true
+      running_config_file: backups/r1.running-config
+      changed: false
+      msg: running config unchanged
+      error: null
+      error_class: null
+failed_hosts:
+  description: Names of the devices whose backup failed.
+  returned: always
+  type: list
+  elements: str
+changed_hosts:
+  description: Names of the devices whose files changed (or would change, in check mode).
+  returned: always
+  type: list
+  elements: str
+changed:
+  description: Whether any device's files changed.
+  returned: always
+  type: bool
+msg:
+  description: Counts of devices, changed and failed.
+  returned: always
+  type: str
+  sample: "500 device(s): 498 ok (3 changed), 2 failed"
+diff:
+  description: In diff mode, the diffs of every changed file.
+  returned: in diff mode
+  type: list
+  elements: dict
+"""

@@ -1,0 +1,166 @@
+"""Tests for plugins/module_utils/backup.py: requests from host variables, task results, the batch pool."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (
+    BackupRequest,
+    backup_batch,
+    failed_info,
+    progress_line,
+    request_from_vars,
+    task_result,
+)
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
+    ConnectionSettings,
+    DeviceError,
+    FetchedConfigs,
+)
+
+ARGS: Dict[str, Any] = {
+    "repo_dir": "/tmp/repo",
+    "timestamp": "2026-01-02T03:04:05+00:00",
+    "backup_startup": True,
+    "sanitize": False,
+    "sanitize_patterns": [],
+    "platform_map": {},
+    "conn_timeout": 10,
+    "auth_timeout": 20,
+    "banner_timeout": 15,
+    "read_timeout": 120,
+}
+CONFIG = "\n".join(["hostname {name}", "!", *[f"interface Ethernet{i}\n description x" for i in range(6)], "end", ""])
+
+
+def lookup_from(values: Dict[str, Any]):
+    return values.get
+
+
+def test_request_from_vars_reads_the_standard_connection_variables():
+    host_vars = {
+        "ansible_host": "192.0.2.1",
+        "ansible_ssh_port": 2222,
+        "ansible_user": "netops",
+        "ansible_password": "pw",
+        "ansible_enable_pass": "en",
+        "netmiko_device_type": "cisco_ios",
+        "nautobot": {"id": "d1", "platform": {"name": "Cisco IOS"}, "location": {"name": "Berlin"}},
+        "nautobot_backup_commands": {"startup": None},
+    }
+    request = request_from_vars(ARGS, "r1", lookup_from(host_vars))
+    settings = request.settings
+    assert (settings.host, settings.port, settings.username) == ("192.0.2.1", 2222, "netops")
+    assert (settings.password, settings.secret, settings.device_type) == ("pw", "en", "cisco_ios")
+    assert request.device_id == "d1" and request.platform == "Cisco IOS"
+    assert request.command_overrides == {"startup": None}
+    assert request.stamp["date"] == "20260102"
+    assert request.repo_dir == Path("/tmp/repo")
+
+
+def test_request_from_vars_prefers_given_facts_and_commands():
+    args = dict(ARGS, facts={"platform": "arista_eos"}, commands={"running": "show run all"})
+    request = request_from_vars(args, "s1", lookup_from({"nautobot": {"platform": "cisco_ios"}}))
+    assert request.settings.device_type == "arista_eos"
+    assert request.settings.host == "s1" and request.settings.port == 22
+    assert request.command_overrides == {"running": "show run all"}
+
+
+def test_request_from_vars_unknown_platform_raises_for_that_device():
+    with pytest.raises(NautobotBackupError) as caught:
+        request_from_vars(ARGS, "x1", lookup_from({"nautobot": {"platform": {"name": "Mystery OS"}}}))
+    assert caught.value.failure_class == "unsupported_platform"
+    info = failed_info("x1", caught.value)
+    assert info.failed and info.error_class == "unsupported_platform" and "Mystery OS" in info.error
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        ({"changed": True, "startup_config_success": True}, "ok (changed)"),
+        ({"changed": False, "startup_config_success": False, "startup_config_reason": "none"}, "ok (unchanged)"),
+        (
+            {"error": "authentication failed", "error_class": "auth_failed"},
+            "failed (auth_failed): authentication failed",
+        ),
+    ],
+)
+def test_task_result_and_progress_line(info, expected):
+    result = task_result(info)
+    assert result["changed"] is bool(info.get("changed"))
+    assert result.get("failed", False) is bool(info.get("error"))
+    assert progress_line(3, 10, "r1", result) == f"[3/10] r1 {expected}"
+    if info.get("error"):
+        assert result["msg"] == "auth_failed: authentication failed"
+    assert "diff" not in result
+    assert task_result(info, [{"before": "a", "after": "b"}])["diff"] == [{"before": "a", "after": "b"}]
+
+
+def test_progress_line_total_never_below_done():
+    assert progress_line(5, 0, "r1", {"changed": False}) == "[5/5] r1 ok (unchanged)"
+
+
+def _request(tmp_path: Path, name: str, device_type: str = "cisco_ios") -> BackupRequest:
+    settings = ConnectionSettings(host=f"{name}.lab", device_type=device_type, password="S3cret-pw")
+    return BackupRequest(device_name=name, settings=settings, repo_dir=tmp_path, stamp={"date": "d", "timestamp": "t"})
+
+
+def test_backup_batch_runs_in_threads_and_keeps_the_request_order(tmp_path):
+    names = [f"r{i:02d}" for i in range(20)]
+    threads: set = set()
+    lock = threading.Lock()
+    barrier = threading.Barrier(4, timeout=10)
+
+    def fetch(settings: ConnectionSettings, running: str, startup: Optional[str], enable: bool) -> FetchedConfigs:
+        with lock:
+            threads.add(threading.get_ident())
+        if settings.host in ("r00.lab", "r01.lab", "r02.lab", "r03.lab"):
+            barrier.wait()  # four devices are in flight at the same time
+        if settings.host == "r07.lab":
+            raise DeviceError("authentication failed for netops", "auth_failed")
+        name = settings.host.split(".")[0]
+        return FetchedConfigs(running=CONFIG.format(name=name), startup=CONFIG.format(name=name))
+
+    requests = {name: _request(tmp_path, name) for name in names}
+    progress: List[tuple] = []
+    results = backup_batch(requests, workers=4, progress=lambda *args: progress.append(args), fetch=fetch)
+    assert list(results) == names
+    assert len(threads) >= 4
+    assert results["r07"]["failed"] is True and results["r07"]["error_class"] == "auth_failed"
+    assert [r.get("failed", False) for n, r in results.items() if n != "r07"] == [False] * 19
+    assert (tmp_path / "backups" / "r00.running-config").read_text().startswith("hostname r00")
+    assert sorted(p[2] for p in progress) == sorted(names)
+    assert [p[0] for p in progress] == list(range(1, 21)) and {p[1] for p in progress} == {20}
+
+
+def test_backup_batch_reports_prebuilt_failures_and_contains_bugs(tmp_path):
+    def fetch(settings, running, startup, enable):
+        raise RuntimeError(f"bug while talking to {settings.host} with S3cret-pw")
+
+    requests = {
+        "bad": failed_info("bad", DeviceError("no platform", "unsupported_platform")),
+        "buggy": _request(tmp_path, "buggy"),
+    }
+    results = backup_batch(requests, workers=2, fetch=fetch)
+    assert results["bad"]["error_class"] == "unsupported_platform" and results["bad"]["failed"]
+    assert results["buggy"]["failed"] and results["buggy"]["error_class"] == "other"
+    assert "RuntimeError" in results["buggy"]["error"] and "S3cret-pw" not in results["buggy"]["error"]
+
+
+def test_backup_batch_check_mode_and_diff(tmp_path):
+    def fetch(settings, running, startup, enable):
+        return FetchedConfigs(running=CONFIG.format(name="r1"), startup=CONFIG.format(name="r1"))
+
+    results = backup_batch({"r1": _request(tmp_path, "r1")}, check_mode=True, want_diff=True, fetch=fetch)
+    assert results["r1"]["changed"] is True and len(results["r1"]["diff"]) == 2
+    assert not list(tmp_path.rglob("*config"))
+
+
+def test_backup_batch_rejects_zero_workers(tmp_path):
+    with pytest.raises(ValueError, match="workers"):
+        backup_batch({}, workers=0)
