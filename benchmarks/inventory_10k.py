@@ -9,8 +9,9 @@ the CPU that Nautobot (uWSGI) and PostgreSQL spent meanwhile and the CPU that an
 else on the machine took ("other": a noise gauge; results are only comparable when it is
 near zero), and the largest uWSGI worker peak RSS after each row. Every run's output must
 hold exactly the number of hosts that Nautobot's REST API counts for the same filter, or
-the benchmark fails. The same GraphQL requests are also timed without Ansible (plain
-``requests``) to show the server's share. Stops what it started, by PID.
+the benchmark fails. The plugin's own fetch (``iter_device_pages``: the lookups, the same
+query, variables, paging and parallel requests) is also timed without Ansible to show the
+server's share. Stops what it started, by PID.
 
     .venv/bin/python benchmarks/inventory_10k.py [--repeat 3] [--rows all|NAME,...] [--json FILE]
         [--profile FILE.prof] [--server-breakdown] [--keep-running]
@@ -19,7 +20,9 @@ Rows (``--rows``): ``p500`` (10,000 devices, default page_size 500), ``p0`` (pag
 one unpaged request), ``p1000``, ``p200``, ``t2500`` / ``t5000`` / ``t7500`` / ``t10000``
 (default paging, filtered to 1, 2, 3 or 4 of the 4 tenants: 2,500 ... 10,000 devices), and
 ``graph`` (``--graph`` instead of ``--list``: the plugin's parse without ansible-inventory
-serialising every host's variables, which is what a playbook run pays).
+serialising every host's variables, which is what a playbook run pays), ``seq``
+(``parallel_requests: 1``, one page request at a time). ``p0`` is also what networktocode's
+``gql_inventory`` does by default (no paging unless configured): one request for every device.
 """
 
 from __future__ import annotations
@@ -54,8 +57,12 @@ if not (COLLECTIONS / "ansible_collections" / "netops" / "nautobot_backup").exis
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_query import (  # noqa: E402
     DEVICE_FIELDS,
+    LOOKUP_QUERY,
     build_query,
-    query_variables,
+    iter_device_pages,
+)
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_client import (  # noqa: E402
+    NautobotClient,
 )
 from testbed import nautobot_install as inst  # noqa: E402
 from testbed import procs  # noqa: E402
@@ -69,6 +76,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 RUN_TIMEOUT = 600.0
 GOAL_SECONDS = 10.0
 GOAL_MIB = 300.0
+PLUGIN_PARALLEL_DEFAULT = 4  # the plugin's parallel_requests default
 
 
 class BenchmarkError(RuntimeError):
@@ -106,7 +114,7 @@ def make_rows(spec: BenchSpec) -> List[Row]:
     all_tenants = [tenant_name(i) for i in range(spec.tenants)]
     rows = [
         Row("p500", "all devices, page_size 500 (default)", {}, None),
-        Row("p0", "all devices, page_size 0 (one request)", {"page_size": 0}, 0),
+        Row("p0", "all devices, page_size 0 (one request, no paging)", {"page_size": 0}, 0),
         Row("p1000", "all devices, page_size 1000", {"page_size": 1000}, 1000),
         Row("p200", "all devices, page_size 200", {"page_size": 200}, 200),
     ]
@@ -120,6 +128,7 @@ def make_rows(spec: BenchSpec) -> List[Row]:
             )
         )
     rows.append(Row("graph", "all devices, page_size 500, `--graph`", {}, None, mode="--graph"))
+    rows.append(Row("seq", "all devices, page_size 500, parallel_requests 1", {"parallel_requests": 1}, None))
     return rows
 
 
@@ -294,96 +303,89 @@ def time_row(
 
 
 def raw_graphql(row: Row, url: str, token: str, repeat: int) -> List[float]:
-    """Time the plugin's own GraphQL requests (same query, variables and paging) without Ansible.
+    """Time the plugin's own fetch (lookups, query, variables, paging, parallel requests) without Ansible.
 
-    Pages are fetched one after another here; the plugin overlaps the next request with its
-    processing of the current page, so its wall time can be lower than client + this.
+    This is ``iter_device_pages`` with the plugin's ``NautobotClient``, as the plugin calls it
+    for the row's options, the pages only counted: Nautobot's share plus JSON decoding and the
+    client-side join, without the inventory or Ansible's start-up.
     """
     filters = {"tenants": row.config.get("tenants", [])}
     page_size = 500 if row.page_size is None else row.page_size
-    variables = query_variables(filters)
+    workers = int(row.config.get("parallel_requests", PLUGIN_PARALLEL_DEFAULT))
     times = []
-    with requests.Session() as session:
-        session.headers.update({"Authorization": f"Token {token}", "Accept": "application/json"})
-
-        def post(query: str, values: Dict[str, Any]) -> List[Any]:
-            resp = session.post(f"{url}/api/graphql/", json={"query": query, "variables": values}, timeout=300)
-            try:
-                body = resp.json()
-            except ValueError:
-                body = {"errors": ["not JSON"]}
-            if resp.status_code != 200 or body.get("errors"):
-                raise BenchmarkError(f"raw GraphQL -> HTTP {resp.status_code}: {resp.text[:500]}")
-            return list(body["data"]["devices"])
-
-        for _attempt in range(repeat):
+    for _attempt in range(repeat):
+        client = NautobotClient(url=url, token=token, timeout=300)
+        try:
             started = time.perf_counter()
-            if page_size <= 0:
-                total = len(post(build_query(filters, paged=False), variables))
-            else:
-                query, total, offset = build_query(filters, paged=True), 0, 0
-                while True:
-                    page = post(query, dict(variables, limit=page_size, offset=offset))
-                    total += len(page)
-                    offset += page_size
-                    if len(page) < page_size:
-                        break
+            total = sum(len(page) for page in iter_device_pages(client, filters, (), page_size, workers=workers))
             times.append(time.perf_counter() - started)
-            if total != row.expected:
-                raise BenchmarkError(f"raw GraphQL for row {row.name}: {total} devices, expected {row.expected}")
+        finally:
+            client.close()
+        if total != row.expected:
+            raise BenchmarkError(f"raw GraphQL for row {row.name}: {total} devices, expected {row.expected}")
     return times
 
 
-def server_breakdown(url: str, token: str, devices: int, repeat: int) -> Dict[str, Any]:
-    """Where Nautobot's time goes: the plugin's query with one part left out, and requests in parallel.
+# The per-device selection the plugin used before it joined platforms and locations itself
+# (up to commit 8a848a7): kept here only to show what the change saved on the server.
+PREVIOUS_DEVICE_FIELDS = """
+id name serial asset_tag primary_ip4 { host } primary_ip6 { host } status { name } role { name }
+platform { name network_driver network_driver_mappings manufacturer { name } }
+device_type { model manufacturer { name } } tenant { name tenant_group { name } } rack { name rack_group { name } }
+location { id name location_type { name }
+  parent { name location_type { name } parent { name location_type { name } } } }
+tags { name } _custom_field_data
+"""
 
-    Fields: the first 2,000 devices (4 pages of 500) with the full query and with each part
-    removed; a part the plugin's query no longer has is reported as None. Concurrency: all
-    devices in pages of 500 with 1, 2 and 4 requests in flight (the plugin keeps one).
+
+def server_breakdown(url: str, token: str, devices: int, repeat: int) -> Dict[str, Any]:
+    """Where Nautobot's time goes: the plugin's query, the previous one, parts left out, requests in parallel.
+
+    Fields: the first 2,000 devices (4 pages of 500, one at a time) with each selection; the
+    plugin's lookup query (platforms and locations, once per run) alone. Concurrency: all
+    devices in pages of 500 with 1, 2 and 4 requests in flight (the plugin's default is 4).
     """
     full = DEVICE_FIELDS
-    node = "name location_type { name }"
-    chain = f"location {{ id {node} parent {{ {node} parent {{ {node} }} }} }}"
     parts = {
-        "full query": full,
-        "without platform.network_driver_mappings": full.replace(" network_driver_mappings", ""),
+        "the plugin's query (platform and location as IDs)": full,
+        "previous query (per-device network_driver_mappings and location chain)": PREVIOUS_DEVICE_FIELDS,
         "without tags": full.replace("tags { name }", ""),
-        "location without its parent chain": " ".join(full.split()).replace(chain, "location { id name }"),
-        "without tenant and rack": full.replace("tenant { name tenant_group { name } }", "").replace(
-            "rack { name rack_group { name } }", ""
-        ),
-        "without _custom_field_data": full.replace("_custom_field_data", ""),
         "minimal: id name primary_ip4 platform.network_driver": "id name primary_ip4 {host} platform {network_driver}",
     }
     headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
 
+    def post(query: str, variables: Optional[Dict[str, Any]] = None) -> None:
+        payload = {"query": query, "variables": variables or {}}
+        resp = requests.post(f"{url}/api/graphql/", json=payload, headers=headers, timeout=300)
+        try:
+            failed = resp.status_code != 200 or bool(resp.json().get("errors"))
+        except ValueError:
+            failed = True
+        if failed:
+            raise BenchmarkError(f"breakdown GraphQL -> HTTP {resp.status_code}: {resp.text[:500]}")
+
     def pages(fields: str, offsets: Sequence[int], workers: int) -> float:
         query = f"query ($limit: Int, $offset: Int) {{ devices(limit: $limit, offset: $offset) {{ {fields} }} }}"
-
-        def one(offset: int) -> None:
-            payload = {"query": query, "variables": {"limit": 500, "offset": offset}}
-            resp = requests.post(f"{url}/api/graphql/", json=payload, headers=headers, timeout=300)
-            try:
-                failed = resp.status_code != 200 or bool(resp.json().get("errors"))
-            except ValueError:
-                failed = True
-            if failed:
-                raise BenchmarkError(f"breakdown GraphQL -> HTTP {resp.status_code}: {resp.text[:500]}")
-
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(one, offsets))
+            list(pool.map(lambda offset: post(query, {"limit": 500, "offset": offset}), offsets))
         return time.perf_counter() - started
 
     fields: Dict[str, Optional[float]] = {}
     for label, selection in parts.items():
-        if label != "full query" and " ".join(selection.split()) == " ".join(full.split()):
-            fields[label] = None  # the plugin's query changed; nothing to leave out
-            continue
         times = [pages(selection, range(0, 2000, 500), 1) for _attempt in range(repeat)]
         fields[label] = round(statistics.median(times), 2)
+    lookup = []
+    for _attempt in range(repeat):
+        started = time.perf_counter()
+        post(LOOKUP_QUERY)
+        lookup.append(time.perf_counter() - started)
     concurrency = {n: round(pages(full, range(0, devices, 500), n), 2) for n in (1, 2, 4)}
-    return {"fields_2000_devices_s": fields, "concurrency_all_devices_s": concurrency}
+    return {
+        "fields_2000_devices_s": fields,
+        "lookup_query_s": round(statistics.median(lookup), 2),
+        "concurrency_all_devices_s": concurrency,
+    }
 
 
 def warm_up(url: str, token: str) -> float:
@@ -425,9 +427,10 @@ def expected_hosts(url: str, token: str, row: Row) -> int:
 PHASES = [
     ("ansible-inventory run (total, main thread)", "ansible/cli/inventory.py", "run"),
     ("plugin parse: fetch pages and add hosts", "plugins/inventory/nautobot.py", "parse"),
-    ("  waiting for the next GraphQL page", "plugins/module_utils/device_query.py", "iter_device_pages"),
+    ("  waiting for the next GraphQL page, and the join", "plugins/module_utils/device_query.py", "iter_device_pages"),
     ("  adding hosts (_add_devices)", "plugins/inventory/nautobot.py", "_add_devices"),
     ("    of which InventoryManager.set_variable (trust tagging)", "ansible/inventory/manager.py", "set_variable"),
+    ("    of which InventoryData.set_variable (behind the proxy)", "ansible/inventory/data.py", "set_variable"),
     ("    of which groups (_add_groups)", "plugins/inventory/nautobot.py", "_add_groups"),
     ("    of which host_variables()", "plugins/module_utils/device_query.py", "host_variables"),
     ("--list: collect every host's variables (get_vars)", "ansible/cli/inventory.py", "json_inventory"),

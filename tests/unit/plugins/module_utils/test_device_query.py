@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_query import (
+    DeviceLookups,
     DeviceQueryError,
     build_query,
     device_facts,
@@ -46,8 +47,14 @@ class FakeClient:
         self.devices = devices
         self.calls = []
         self.fail_at = fail_at
+        self.platforms = []
+        self.locations = []
+        self.lookups = 0
 
     def graphql(self, query, variables=None):
+        if "InventoryLookups" in query:
+            self.lookups += 1
+            return {"platforms": self.platforms, "locations": self.locations}
         variables = dict(variables or {})
         self.calls.append(variables)
         offset = variables.get("offset", 0)
@@ -147,3 +154,103 @@ def test_host_variables_unknown_platform_leaves_type_unset():
     variables = host_variables(rec)
     assert "netmiko_device_type" not in variables
     assert host_variables(rec, platform_map={"Mystery OS": "linux"})["netmiko_device_type"] == "linux"
+
+
+# -- joining platforms and locations, parallel pages ----------------------------------------------
+PLATFORMS = [
+    {
+        "id": "p-ios",
+        "name": "Cisco IOS",
+        "network_driver": "cisco_ios",
+        "network_driver_mappings": {"netmiko": "cisco_ios", "ansible": "cisco.ios.ios"},
+        "manufacturer": {"name": "Cisco"},
+    }
+]
+LOCATIONS = [
+    {"id": "l-eu", "name": "Europe", "location_type": {"name": "Region"}, "parent": None},
+    {"id": "l-ber", "name": "Berlin", "location_type": {"name": "City"}, "parent": {"id": "l-eu"}},
+    {"id": "l-ber1", "name": "BER1", "location_type": {"name": "Building"}, "parent": {"id": "l-ber"}},
+    {"id": "l-room", "name": "Room 1", "location_type": {"name": "Room"}, "parent": {"id": "l-ber1"}},
+]
+
+
+def id_record(name="r1", platform="p-ios", location="l-ber1"):
+    """A device as the paged query returns it: platform and location as IDs only."""
+    rec = record(name)
+    rec["platform"] = {"id": platform} if platform else None
+    rec["location"] = {"id": location} if location else None
+    return rec
+
+
+def lookup_client(devices, **kwargs):
+    client = FakeClient(devices, **kwargs)
+    client.platforms, client.locations = PLATFORMS, LOCATIONS
+    return client
+
+
+def test_join_gives_the_nested_shape_of_the_old_query():
+    client = lookup_client([id_record()])
+    joined = [d for page in iter_device_pages(client, {}, page_size=0) for d in page][0]
+    assert joined["location"] == dict(record()["location"], id="l-ber1")
+    assert joined["platform"]["network_driver_mappings"]["ansible"] == "cisco.ios.ios"
+    assert "id" not in joined["platform"]
+    facts = host_variables(joined)
+    assert facts["netmiko_device_type"] == "cisco_ios" and facts["ansible_network_os"] == "cisco.ios.ios"
+    assert client.lookups == 1
+
+
+def test_join_keeps_three_levels_and_shares_objects():
+    client = lookup_client([id_record("a", location="l-room"), id_record("b", location="l-room")])
+    first, second = next(iter_device_pages(client, {}, page_size=0))
+    location = first["location"]
+    assert [n["name"] for n in location_chain(first)] == ["Room 1", "BER1", "Berlin"]
+    assert "parent" not in location["parent"]["parent"]
+    assert first["location"] is second["location"]
+
+
+def test_join_keeps_extra_fields_of_the_related_object():
+    rec = id_record()
+    rec["location"]["description"] = "basement"
+    joined = DeviceLookups(lookup_client([])).join(rec)
+    assert joined["location"]["description"] == "basement"
+    assert joined["location"]["parent"]["name"] == "Berlin"
+
+
+def test_unknown_id_reads_the_lookups_again_once_then_is_null():
+    client = lookup_client([])
+    lookups = DeviceLookups(client)
+    client.platforms = PLATFORMS + [dict(PLATFORMS[0], id="p-new", name="New")]
+    assert lookups.join(id_record(platform="p-new"))["platform"]["name"] == "New"
+    assert lookups.join(id_record(platform="p-hidden"))["platform"] is None
+    assert lookups.join(id_record(location="l-hidden"))["location"] is None
+    assert client.lookups == 2
+
+
+def test_lookup_answer_without_lists_fails_closed():
+    client = lookup_client([])
+    client.platforms = None
+    with pytest.raises(DeviceQueryError):
+        DeviceLookups(client)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4, 7])
+@pytest.mark.parametrize(("count", "page_size"), [(0, 2), (5, 2), (8, 2), (3, 10)])
+def test_parallel_pages_stay_in_order(workers, count, page_size):
+    devices = [id_record(f"r{i}") for i in range(count)]
+    got = list(iter_device_pages(lookup_client(devices), {}, page_size=page_size, workers=workers))
+    assert [d["name"] for page in got for d in page] == [d["name"] for d in devices]
+    assert all(d["location"]["name"] == "BER1" for page in got for d in page)
+
+
+def test_a_failing_page_raises_with_pages_in_parallel():
+    client = lookup_client([id_record(f"r{i}") for i in range(10)], fail_at=4)
+    with pytest.raises(NautobotAPIError):
+        list(iter_device_pages(client, {}, page_size=2, workers=4))
+
+
+def test_a_failure_beyond_the_last_page_is_not_an_error():
+    # 5 devices in pages of 2: the page at offset 4 is the last (short) one; offset 6 and
+    # later were requested ahead and fail, which must not matter.
+    client = lookup_client([id_record(f"r{i}") for i in range(5)], fail_at=6)
+    got = list(iter_device_pages(client, {}, page_size=2, workers=4))
+    assert sum(len(page) for page in got) == 5
