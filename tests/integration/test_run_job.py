@@ -284,3 +284,19 @@ def test_job_type_backup_runs_backup_yml(job, git_remotes):
     assert json.loads(report.read_text())["devices_backed_up"] == 1
     assert job.result()["job_type"] == "backup" and job.result()["triggered_by"] == "manual"
     job.assert_no_secrets()
+
+
+@pytest.mark.lab
+@pytest.mark.nautobot
+def test_jinja_inside_nautobot_data_is_never_executed(job, nautobot_clean):
+    device = nautobot_clean.api().dcim.devices.get(name="eos-s1")
+    device.update({"asset_tag": "{{ 7 * 7 }}{{ lookup('env', 'HOME') }}"})
+    inventory = job.nautobot_inventory(nautobot_clean, ("eos-s1",))
+    job.run(
+        inventory,
+        env={"NAUTOBOT_TOKEN": nautobot_clean.admin_token},
+        job_type="run_commands",
+        job_parameters={"template": "show running-config | include {{ nautobot.asset_tag }}"},
+    )
+    info = job.devices()["eos-s1"]
+    assert info["commands"] == ["show running-config | include {{ 7 * 7 }}{{ lookup('env', 'HOME') }}"], info
