@@ -67,6 +67,9 @@ def slice_job(tmp: Path, ident: str, number: int, hosts: List[str], lab: LabClie
         "backup_report_path": str(tmp / f"{ident}-report.json"),
         "backup_read_timeout": 20,
         "backup_repo_username": remotes.http_username,
+        # Small write-back batches: four slices PATCH Nautobot at once, and each request must finish
+        # within the module's 30 s timeout on a busy 2-core test machine (200 per request timed out).
+        "backup_timestamp_batch_size": 10,
     }
     extravars.update(awx_variables(job_id=int(ident.split("-")[1]), template="Nautobot backup - backup (sliced)",
                                    schedule_id=4, slice_number=number, slice_count=SLICES))
