@@ -28,7 +28,7 @@ class ActionModule(RunCommandsAction):
 
     JOB_TYPE = "check_queues"
     SPEC = ARGUMENT_SPEC
-    LIBRARIES = ("pydantic", "netmiko", "netutils", "ntc-templates")
+    LIBRARIES = ("pydantic", "netmiko", "netutils", "jinja2", "ntc-templates")
 
     def _execute(self, request: CommandsRequest, args: Dict[str, Any]) -> DeviceJobInfo:
         """Check this device's queue drops."""

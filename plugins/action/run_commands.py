@@ -96,7 +96,7 @@ class ActionModule(ActionBase):
             return self._finish(result, info)
         return self._finish(result, self._execute(request, args))
 
-    LIBRARIES = ("pydantic", "netmiko", "netutils")
+    LIBRARIES = ("pydantic", "netmiko", "netutils", "jinja2")
 
     def _execute(self, request: CommandsRequest, args: Dict[str, Any]) -> DeviceJobInfo:
         """Run this job type for one device."""

@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
+from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import platform_commands
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import write_if_changed
@@ -32,6 +30,13 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval i
     run_commands,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.validation import _error_line
+
+if has_library("jinja2"):
+    from jinja2 import StrictUndefined, TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+else:  # pragma: no cover - jinja2 comes with ansible-core; require("jinja2") raises first
+    ImmutableSandboxedEnvironment = StrictUndefined = None
+    TemplateError = type("TemplateError", (Exception,), {})
 
 DEFAULT_OUTPUT_PATH_TEMPLATE = "commands/{device_name}.txt"
 Runner = Callable[[ConnectionSettings, Sequence[str], bool], List[Tuple[str, str]]]
@@ -47,6 +52,7 @@ def render_commands(
     """Render template for one device and return its non-empty lines (stripped), one command each."""
     if not isinstance(template, str) or not template.strip():
         raise CommandTemplateError(f"{device}: no command template was given")
+    require("jinja2")
     env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
     try:
         text = env.from_string(template).render(nautobot=dict(facts or {}), job_parameters=dict(job_parameters or {}))

@@ -68,7 +68,7 @@ options:
     type: float
     default: 60
 author:
-  - netops.nautobot_backup contributors
+  - Netops automation team (@netops)
 """
 
 EXAMPLES = r"""

@@ -46,7 +46,7 @@ options:
     elements: dict
     required: true
 author:
-  - netops.nautobot_backup contributors
+  - Netops automation team (@netops)
 """
 
 EXAMPLES = r"""

@@ -178,7 +178,8 @@ def test_run_commands_on_three_platforms_with_nautobot_facts_auth_failure_and_gi
     ).stdout
     assert stored.startswith("### show running-config | include hostname ios-r1\nhostname ios-r1\n")
     job.assert_no_secrets()
-    assert git_remotes.http_password not in job.output() + job.result_path.read_text()
+    for secret in (git_remotes.http_password, nautobot.admin_token):
+        assert secret not in job.output() + job.result_path.read_text()
 
 
 @pytest.mark.lab
