@@ -18,14 +18,23 @@ Variants (``--variants``, comma-separated; default ``a,b,c,c_nostartup``):
 - ``b``: Nornir 3 + nornir_netmiko (``netmiko_send_command(..., enable=True)`` on
   IOS/EOS), threaded runner with ``num_workers=--workers``, SimpleInventory built from the
   lab, one file per device; runs in the separate venv ``--nornir-python``.
-- ``c``: ``ansible-playbook -f --workers`` with one task
+- ``c``: the product: ``ansible-playbook -f --workers playbooks/backup.yml`` (batch mode,
+  the default: one ``device_config_backup_batch`` task with ``backup_workers`` 50 threads;
+  running + startup; prepare, Git commit and push to a ``file://`` remote, report, the
+  failed-devices play) on the same static inventory. Each playbook variant gets its own
+  seeded remote and keeps its checkout across rounds; one untimed warm-up run clones and
+  commits every file first, so the timed runs are a daily run (nothing changed, no commit).
+- ``c_nostartup``: ``c`` with ``backup_startup=false`` (the same commands as ``a``).
+- ``c_per_host``: ``c`` with ``backup_mode=per_host`` (one task per host).
+- ``c_role``: the ``backup_devices`` role alone (its batch task), ``backup_startup: false``.
+- ``p``: ``ansible-playbook -f --workers`` with one per-host task
   ``netops.nautobot_backup.device_config_backup: {repo_dir: ...}`` (running + startup).
-- ``c_nostartup``: ``c`` with ``backup_startup: false`` (the same commands as ``a``).
-- ``c_f100`` / ``c_f200``: ``c_nostartup`` with 100 / 200 forks.
-- ``c_free``: ``c_nostartup`` with ``strategy: free``.
-- ``c_poll``: ``c_nostartup`` with ``internal_poll_interval = 0.005`` (ansible.cfg).
-- ``c_nofactvars``: ``c_nostartup`` with ``ANSIBLE_INJECT_FACT_VARS=false``.
-- ``c_oneline``: ``c_nostartup`` with the ``ansible.builtin.oneline`` stdout callback.
+- ``p_nostartup``: ``p`` with ``backup_startup: false`` (the same commands as ``a``).
+- ``p_f100`` / ``p_f200``: ``p_nostartup`` with 100 / 200 forks.
+- ``p_free``: ``p_nostartup`` with ``strategy: free``.
+- ``p_poll``: ``p_nostartup`` with ``internal_poll_interval = 0.005`` (ansible.cfg).
+- ``p_nofactvars``: ``p_nostartup`` with ``ANSIBLE_INJECT_FACT_VARS=false``.
+- ``p_oneline``: ``p_nostartup`` with the ``ansible.builtin.oneline`` stdout callback.
 - ``d_bulk``: the prototype ``netops.backup_proto.device_config_backup_bulk`` (an action
   plugin with ``BYPASS_HOST_LOOP``: one worker backs up the whole play batch in a thread
   pool), ``backup_startup: false``. Its source is ``PROTO_ACTION`` below; the benchmark
@@ -76,6 +85,7 @@ ENABLE_PLATFORMS = {"cisco_ios", "arista_eos"}
 STARTUP_PLATFORMS = {"cisco_ios", "cisco_nxos", "arista_eos"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BULK = re.compile(r"BULK: \d+ devices: .*?(\d+) failed in ([\d.]+)s")
+PROGRESS_FAILED = re.compile(r"^\[\d+/\d+\] \S+ failed \(", re.MULTILINE)
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -244,7 +254,11 @@ from ansible_collections.netops.nautobot_backup.plugins.action.device_config_bac
     ActionModule as HostActionModule,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import backup_device
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (
+    backup_device,
+    request_from_vars,
+    task_result,
+)
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
 
@@ -304,15 +318,16 @@ class ActionModule(HostActionModule):
             try:
                 with vars_lock:
                     started = time.thread_time()
-                    request = self._request(args, HostView(hostvars[host]))
+                    view = HostView(hostvars[host])
+                    request = request_from_vars(args, host, lambda name: view[name] if name in view else None)
                     vars_cpu.append(time.thread_time() - started)
             except (NautobotBackupError, KeyError) as exc:
                 info = DeviceBackupInfo(
                     device_name=host, error=str(exc), error_class=getattr(exc, "failure_class", "other")
                 )
-                return self._finish(host_result, info.to_dict(), [])
+                return {**host_result, **task_result(info.to_dict())}
             outcome = backup_device(request, check_mode=check_mode, want_diff=want_diff)
-            return self._finish(host_result, outcome.info.to_dict(), outcome.diffs)
+            return {**host_result, **task_result(outcome.info.to_dict(), outcome.diffs)}
 
         with ThreadPoolExecutor(max_workers=max(1, args["workers"])) as pool:
             per_host = dict(zip(batch, pool.map(one, batch), strict=True))
@@ -370,6 +385,9 @@ class Variant:
     fail_task: bool = False
     startup_files: bool = False
     floor: bool = False
+    playbook: bool = False  # the product's playbooks/backup.yml (Git remote, report)
+    role: bool = False  # the backup_devices role alone
+    extra_vars: Dict[str, Any] = field(default_factory=dict)
 
 
 def variants(workers: int) -> Dict[str, Variant]:
@@ -380,29 +398,31 @@ def variants(workers: int) -> Dict[str, Variant]:
         Variant("a", "netmiko", f"bare netmiko, ThreadPoolExecutor({workers})"),
         Variant("a_startup", "netmiko", "bare netmiko + show startup-config (IOS/NX-OS/EOS)", startup_files=True),
         Variant("b", "nornir", f"Nornir 3 + nornir_netmiko, threaded num_workers={workers}"),
-        Variant("c", "ansible", f"ansible-playbook -f {workers}, running + startup", startup_files=True),
-        Variant("c_nostartup", "ansible", f"ansible-playbook -f {workers}, backup_startup: false", task_args=nostartup),
-        Variant("c_f100", "ansible", "c_nostartup, -f 100", forks=100, task_args=nostartup),
-        Variant("c_f200", "ansible", "c_nostartup, -f 200", forks=200, task_args=nostartup),
-        Variant("c_free", "ansible", "c_nostartup, strategy: free", strategy="free", task_args=nostartup),
+        Variant("p", "ansible", f"ansible-playbook -f {workers}, per-host task, running + startup", startup_files=True),
         Variant(
-            "c_poll",
+            "p_nostartup", "ansible", f"ansible-playbook -f {workers}, per-host task, no startup", task_args=nostartup
+        ),
+        Variant("p_f100", "ansible", "p_nostartup, -f 100", forks=100, task_args=nostartup),
+        Variant("p_f200", "ansible", "p_nostartup, -f 200", forks=200, task_args=nostartup),
+        Variant("p_free", "ansible", "p_nostartup, strategy: free", strategy="free", task_args=nostartup),
+        Variant(
+            "p_poll",
             "ansible",
-            "c_nostartup, internal_poll_interval=0.005",
+            "p_nostartup, internal_poll_interval=0.005",
             cfg={"internal_poll_interval": "0.005"},
             task_args=nostartup,
         ),
         Variant(
-            "c_nofactvars",
+            "p_nofactvars",
             "ansible",
-            "c_nostartup, ANSIBLE_INJECT_FACT_VARS=false",
+            "p_nostartup, ANSIBLE_INJECT_FACT_VARS=false",
             env={"ANSIBLE_INJECT_FACT_VARS": "false"},
             task_args=nostartup,
         ),
         Variant(
-            "c_oneline",
+            "p_oneline",
             "ansible",
-            "c_nostartup, ANSIBLE_STDOUT_CALLBACK=ansible.builtin.oneline",
+            "p_nostartup, ANSIBLE_STDOUT_CALLBACK=ansible.builtin.oneline",
             env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.oneline"},
             task_args=nostartup,
         ),
@@ -439,6 +459,35 @@ def variants(workers: int) -> Dict[str, Variant]:
             proto=True,
             fail_task=True,
         ),
+        Variant(
+            "c",
+            "ansible",
+            f"playbooks/backup.yml -f {workers} (batch mode, running + startup, Git commit/push, report)",
+            playbook=True,
+            startup_files=True,
+        ),
+        Variant(
+            "c_nostartup",
+            "ansible",
+            "c with backup_startup=false (the same commands as a)",
+            playbook=True,
+            extra_vars={"backup_startup": False},
+        ),
+        Variant(
+            "c_per_host",
+            "ansible",
+            "c with backup_mode=per_host (one task per host)",
+            playbook=True,
+            startup_files=True,
+            extra_vars={"backup_mode": "per_host"},
+        ),
+        Variant(
+            "c_role",
+            "ansible",
+            "the backup_devices role alone (batch task), no startup: the backup part of c_nostartup",
+            role=True,
+            extra_vars={"backup_startup": False},
+        ),
     ]
     for variant in table:
         if variant.kind == "ansible" and not variant.forks:
@@ -468,6 +517,28 @@ def write_playbook(path: Path, variant: Variant, repo_dir: Path) -> None:
     debug of its summary; ``fail_task`` adds the per-host status pattern: ``add_host`` (one worker,
     a loop over the failed devices) puts them in a group, and a second play fails exactly them.
     """
+    if variant.role:
+        backup_run = {"repo_dir": str(repo_dir), "timestamp": "2026-01-01T00:00:00+00:00"}
+        role_play = {
+            "name": "Backup",
+            "hosts": "all",
+            "gather_facts": False,
+            "vars": {"backup_run": backup_run, **variant.extra_vars},
+            "tasks": [
+                {
+                    "name": "Back up",
+                    "ansible.builtin.import_role": {"name": "netops.nautobot_backup.backup_devices"},
+                    "run_once": True,
+                },
+                {
+                    "name": "Summary",
+                    "ansible.builtin.debug": {"msg": "BATCH: {{ backup_batch.msg }}; {{ backup_batch.elapsed }}"},
+                    "run_once": True,
+                },
+            ],
+        }
+        path.write_text(json.dumps([role_play], indent=1), encoding="utf-8")
+        return
     module_args = {"msg": "{{ inventory_hostname }}"} if variant.floor else {"repo_dir": str(repo_dir)}
     task: Dict[str, Any] = {"name": "Back up", variant.module: {**module_args, **variant.task_args}}
     tasks: List[Dict[str, Any]] = [task]
@@ -554,6 +625,7 @@ class Context:
     faulty: List[str] = field(default_factory=list)
     py_spy: Optional[Path] = None
     profile_dir: Optional[Path] = None
+    ansible_env: Dict[str, str] = field(default_factory=dict)
 
 
 def ansible_command(ctx: Context, variant: Variant, run_dir: Path, out_dir: Path) -> tuple[List[str], Dict[str, str]]:
@@ -561,7 +633,19 @@ def ansible_command(ctx: Context, variant: Variant, run_dir: Path, out_dir: Path
     from testbed.ansible_run import COLLECTIONS_PATH, ansible_env  # pylint: disable=import-outside-toplevel
 
     playbook = run_dir / "play.yml"
-    write_playbook(playbook, variant, out_dir)
+    extra_args: List[str] = []
+    if variant.playbook:
+        playbook = REPO / "playbooks" / "backup.yml"
+        inputs = {
+            "backup_repo_url": f"file://{git_dirs(variant)[0]}",
+            "backup_repo_dir": str(out_dir),
+            "backup_report_path": str(run_dir / "report.json"),
+            **variant.extra_vars,
+        }
+        (run_dir / "inputs.json").write_text(json.dumps(inputs), encoding="utf-8")
+        extra_args = ["-e", f"@{run_dir / 'inputs.json'}"]
+    else:
+        write_playbook(playbook, variant, out_dir)
     collections = str(COLLECTIONS_PATH)
     if variant.proto:
         if ctx.proto_collections is None:
@@ -571,10 +655,31 @@ def ansible_command(ctx: Context, variant: Variant, run_dir: Path, out_dir: Path
     cfg = run_dir / "ansible.cfg"
     cfg.write_text("[defaults]\n" + "".join(f"{k} = {v}\n" for k, v in variant.cfg.items()), encoding="utf-8")
     extra["ANSIBLE_CONFIG"] = str(cfg)
+    extra.update(ctx.ansible_env)
     extra.update(variant.env)
     command = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(ctx.inventory), "-f", str(variant.forks)]
-    command.append(str(playbook))
+    command += [str(playbook), *extra_args]
     return command, ansible_env(extra)
+
+
+def git_dirs(variant: Variant) -> tuple[Path, Path]:
+    """The bare remote and the checkout of a playbook variant (kept across rounds: a daily run)."""
+    base = WORK / "git" / variant.name
+    return base / "remote.git", base / "checkout"
+
+
+def prepare_git(ctx: Context, variant: Variant) -> Dict[str, Any]:
+    """Give a playbook variant a fresh seeded remote, then run it once untimed (clone, first commit of every file).
+
+    The timed runs are then what a daily backup is: an existing checkout, devices mostly unchanged.
+    """
+    from testbed.git_remotes import seeded  # pylint: disable=import-outside-toplevel
+
+    remote, _checkout = git_dirs(variant)
+    shutil.rmtree(remote.parent, ignore_errors=True)
+    remote.parent.mkdir(parents=True)
+    seeded(remote)
+    return run_variant(ctx, variant, -1)
 
 
 def run_variant(ctx: Context, variant: Variant, round_no: int) -> Dict[str, Any]:
@@ -582,7 +687,7 @@ def run_variant(ctx: Context, variant: Variant, round_no: int) -> Dict[str, Any]
     run_dir = WORK / "runs" / f"r{round_no}-{variant.name}"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
-    out_dir = run_dir / "out"
+    out_dir = git_dirs(variant)[1] if variant.playbook else run_dir / "out"
     env: Dict[str, str] = dict(os.environ)
     if variant.kind == "ansible":
         command, env = ansible_command(ctx, variant, run_dir, out_dir)
@@ -621,6 +726,14 @@ def run_variant(ctx: Context, variant: Variant, round_no: int) -> Dict[str, Any]
         result["recap_hosts"] = len(recap)
         result["failed_hosts"] = len(failed)
         result["errors"] = [line.strip()[:200] for line in output.splitlines() if line.startswith("fatal:")][:5]
+        if variant.role:
+            result["failed_hosts"] = len(PROGRESS_FAILED.findall(output))
+        if variant.playbook:
+            report_path = run_dir / "report.json"
+            report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else {}
+            result["report_backed_up"] = report.get("devices_backed_up")
+            result["report_failed"] = report.get("devices_failed")
+            result["pushed"] = (report.get("git_commit_status") or {}).get("error") is None
         bulk = BULK.search(output)
         if variant.proto and bulk:
             result["bulk_summary"] = bulk.group(0)
@@ -634,7 +747,7 @@ def run_variant(ctx: Context, variant: Variant, round_no: int) -> Dict[str, Any]
             result.update(failed_hosts=len(report["errors"]), errors=report["errors"][:5])
             result["loop_s"] = round(report["loop_s"], 2)
     # ansible-playbook exits 2 when a host failed; d_bulk alone never fails a host (failures are data).
-    host_failures = variant.kind == "ansible" and (not variant.proto or variant.fail_task)
+    host_failures = variant.kind == "ansible" and not variant.role and (not variant.proto or variant.fail_task)
     expected_rc = 2 if ctx.faulty and host_failures else 0
     expected_files = 0 if variant.floor else len(ctx.devices) - len(ctx.faulty)
     if variant.floor:
@@ -645,7 +758,14 @@ def run_variant(ctx: Context, variant: Variant, round_no: int) -> Dict[str, Any]
         and result["failed_hosts"] == (0 if variant.floor else len(ctx.faulty))
         and result["startup_files"] == result["startup_expected"]
     )
-    if not ctx.keep_output:
+    if variant.playbook:
+        result["complete"] = (
+            result["complete"]
+            and result["report_backed_up"] == expected_files
+            and result["report_failed"] == len(ctx.faulty)
+            and result["pushed"]
+        )
+    if not ctx.keep_output and not variant.playbook:
         shutil.rmtree(out_dir, ignore_errors=True)
     return result
 
@@ -810,10 +930,15 @@ def bench_main(args: argparse.Namespace) -> int:
             faulty=faulty,
             py_spy=Path(args.py_spy) if args.profile else None,
             profile_dir=WORK / "profiles" if args.profile else None,
+            ansible_env=dict(item.split("=", 1) for item in args.ansible_env),
         )
         print(f"lab: {len(devices)} devices, pid {lab.pid}, port {lab.port}, started in {lab_start_s:.2f}s", flush=True)
         if faulty:
             print(f"auth_failure set on {len(faulty)} devices: {', '.join(faulty)}", flush=True)
+        for name in names:
+            if known[name].playbook:
+                warm = prepare_git(ctx, known[name])
+                print(f"warm-up {name:<12} {warm['wall_s']:7.2f}s (untimed: clone + first commit)", flush=True)
         for round_no in range(args.rounds):
             for name in rotated(names, round_no):
                 result = run_variant(ctx, known[name], round_no)
@@ -871,6 +996,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         default=0,
         help="give N devices (spread out) the lab's auth_failure fault: each run "
         "must then report exactly N failures and write no file for them",
+    )
+    parser.add_argument(
+        "--ansible-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment of every Ansible run (e.g. a timing callback); repeatable",
     )
     parser.add_argument("--keep-output", action="store_true", help="keep the backup files of every run")
     parser.add_argument("--worker", choices=["netmiko", "netmiko_startup", "nornir"], help=argparse.SUPPRESS)

@@ -11,6 +11,7 @@ per-device backup in a thread pool. Per-host results come back as data (``hosts`
 
 from __future__ import annotations
 
+import time
 from typing import Any, Dict, List, Optional, Union
 
 from ansible.errors import AnsibleActionFail, AnsibleError
@@ -66,12 +67,15 @@ class ActionModule(ActionBase):
         hostvars = task_vars.get("hostvars") or {}
 
         # Templating uses Ansible's (not thread-safe) machinery: build every request here, in order.
+        started = time.monotonic()
         requests: Dict[str, Union[BackupRequest, DeviceBackupInfo]] = {}
         for host in batch:
             try:
                 requests[host] = request_from_vars(args, host, _lookup(hostvars.get(host)))
             except (NautobotBackupError, AnsibleError) as exc:
                 requests[host] = failed_info(host, exc)
+
+        built = time.monotonic()
 
         def progress(done: int, total: int, name: str, host_result: Dict[str, Any]) -> None:
             display.display(progress_line(done, total, name, host_result))
@@ -91,6 +95,7 @@ class ActionModule(ActionBase):
             changed_hosts=changed,
             changed=bool(changed),
             msg=f"{len(hosts)} device(s): {len(hosts) - len(failed)} ok ({len(changed)} changed), {len(failed)} failed",
+            elapsed={"requests": round(built - started, 2), "backup": round(time.monotonic() - built, 2)},
         )
         if self._task.diff:
             result["diff"] = [diff for host_result in hosts.values() for diff in host_result.pop("diff", [])]

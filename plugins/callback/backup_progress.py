@@ -26,8 +26,6 @@ from typing import Any
 
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import progress_line
-
 _ACTIONS = {"netops.nautobot_backup.device_config_backup", "device_config_backup"}
 
 
@@ -75,6 +73,12 @@ class CallbackModule(CallbackBase):
 
     def _line(self, result: Any, data: Any) -> None:
         """Print one progress line."""
+        # Imported here, not at load time: module_utils.backup pulls in netmiko, which every
+        # playbook would then pay for; a backup result means the action already imported it.
+        from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (  # pylint: disable=import-outside-toplevel
+            progress_line,
+        )
+
         self._done += 1
         name = result._host.get_name()  # pylint: disable=protected-access
         self._display.display(progress_line(self._done, self._total, name, data))

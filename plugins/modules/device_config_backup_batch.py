@@ -187,6 +187,11 @@ msg:
   returned: always
   type: str
   sample: "500 device(s): 498 ok (3 changed), 2 failed"
+elapsed:
+  description: Seconds spent reading the hosts' variables (C(requests)) and backing the devices up (C(backup)).
+  returned: always
+  type: dict
+  sample: {"requests": 0.3, "backup": 4.8}
 diff:
   description: In diff mode, the diffs of every changed file.
   returned: in diff mode
