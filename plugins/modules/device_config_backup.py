@@ -116,6 +116,8 @@ options:
     type: float
     default: 120
 seealso:
+  - module: netops.nautobot_backup.device_config_backup_batch
+    description: The same backup for every host of the play from one task (a thread pool); much faster for many devices.
   - module: netops.nautobot_backup.backup_path
 author:
   - Netops automation team (@netops)
