@@ -48,7 +48,14 @@ _custom_field_data
 LOOKUP_QUERY = """query InventoryLookups {
   platforms { id name network_driver network_driver_mappings manufacturer { name } }
   locations { id name location_type { name } parent { id } }
+  tags(content_types: ["dcim.device"]) { name }
 }"""
+
+# Tags: asked per device (``tags { name }``) they cost Nautobot more than everything else in
+# the query together. With at most MAX_TAG_QUERIES device tags, each tag's devices are read
+# instead (IDs only, the same filters), one request per tag, and joined by device ID.
+TAGS_FIELD = "tags { name }"
+MAX_TAG_QUERIES = 20
 
 # Levels of the location chain in the facts: the location, its parent and grandparent.
 LOCATION_LEVELS = 3
@@ -73,8 +80,35 @@ class DeviceQueryError(NautobotBackupError):
     """The device query could not be built from the given options."""
 
 
-def build_query(filters: Mapping[str, Sequence[str]], extra_fields: Sequence[str] = (), paged: bool = True) -> str:
-    """Return the GraphQL devices query for the filters that are set (values go in variables)."""
+def build_query(
+    filters: Mapping[str, Sequence[str]],
+    extra_fields: Sequence[str] = (),
+    paged: bool = True,
+    inline_tags: bool = True,
+) -> str:
+    """Return the GraphQL devices query for the filters that are set (values go in variables).
+
+    Without inline_tags the device tags are left out of the selection (they are joined from
+    the per-tag queries of build_tag_query).
+    """
+    selection = DEVICE_FIELDS if inline_tags else DEVICE_FIELDS.replace(TAGS_FIELD, "")
+    return _devices_query("DeviceInventory", filters, selection + "\n".join(extra_fields), paged)
+
+
+def build_tag_query(filters: Mapping[str, Sequence[str]]) -> str:
+    """Return the query for the IDs of the devices with one tag (``$tag``) under the same filters.
+
+    The inventory's own tags filter is left out here: these answers only add tags to devices
+    the device query returned, so a wider set is harmless and its meaning (any or all tags)
+    does not matter.
+    """
+    rest = {option: values for option, values in filters.items() if option != "tags"}
+    return _devices_query("DeviceTagIds", rest, "id", paged=False, tag=True)
+
+
+def _devices_query(
+    name: str, filters: Mapping[str, Sequence[str]], selection: str, paged: bool, tag: bool = False
+) -> str:
     unknown = sorted(set(filters) - set(FILTER_ARGUMENTS))
     if unknown:
         raise DeviceQueryError(f"unknown device filter(s): {', '.join(unknown)}")
@@ -83,13 +117,15 @@ def build_query(filters: Mapping[str, Sequence[str]], extra_fields: Sequence[str
     if paged:
         declared += ["$limit: Int", "$offset: Int"]
         arguments += ["limit: $limit", "offset: $offset"]
+    if tag:
+        declared.append("$tag: [String]")
+        arguments.append("tags: $tag")
     for option, values in sorted(filters.items()):
         if values:
             argument, gql_type = FILTER_ARGUMENTS[option]
             declared.append(f"${argument}: {gql_type}")
             arguments.append(f"{argument}: ${argument}")
-    header = f"query DeviceInventory({', '.join(declared)})" if declared else "query DeviceInventory"
-    selection = DEVICE_FIELDS + "\n".join(extra_fields)
+    header = f"query {name}({', '.join(declared)})" if declared else f"query {name}"
     call = f"devices({', '.join(arguments)})" if arguments else "devices"
     return f"{header} {{\n  {call} {{{selection}}}\n}}"
 
@@ -130,6 +166,18 @@ class DeviceLookups:
             str(item["id"]): item for item in locations if isinstance(item, Mapping) and item.get("id")
         }
         self._chains: Dict[str, Dict[str, Any]] = {}
+        tags = data.get("tags")
+        self.tag_names = [str(item["name"]) for item in tags or [] if isinstance(item, Mapping) and item.get("name")]
+        self._device_tags: Optional[Dict[str, List[Dict[str, str]]]] = None
+
+    def set_device_tags(self, ids_by_tag: Mapping[str, Sequence[str]]) -> None:
+        """Remember each device's tags, from the device IDs of each tag (in tag_names order)."""
+        device_tags: Dict[str, List[Dict[str, str]]] = {}
+        shared: Dict[str, Dict[str, str]] = {}
+        for name in self.tag_names:
+            for device_id in ids_by_tag.get(name, ()):
+                device_tags.setdefault(device_id, []).append(shared.setdefault(name, {"name": name}))
+        self._device_tags = device_tags
 
     def _known(self, table: str, key: str) -> bool:
         """Whether key is in the table, reading the lookups again (once per run) when it is not."""
@@ -175,6 +223,8 @@ class DeviceLookups:
             extra = {k: v for k, v in location.items() if k != "id"}
             chain = self._chain(key) if self._known("_location_rows", key) else None
             record["location"] = {**chain, **extra} if chain is not None and extra else chain
+        if self._device_tags is not None:
+            record["tags"] = list(self._device_tags.get(str(record.get("id")), ()))
         return record
 
 
@@ -187,40 +237,54 @@ def iter_device_pages(
 ) -> Iterator[List[Dict[str, Any]]]:
     """Yield lists of device records, one page at a time, in order; page_size 0 means one unpaged request.
 
-    Platforms and locations are read first (DeviceLookups) and joined into each record. Up
-    to ``workers`` pages are requested at once, ahead of the page the caller handles; the
-    first page shorter than page_size ends the list (pages requested beyond it are dropped).
-    Any failure of any page up to the end raises (NautobotAPIError from the client): a
-    partial device list is never returned as if it were complete.
+    Platforms, locations and device tags are read first (DeviceLookups) and joined into each
+    record; tags come from one ID query per tag (build_tag_query) unless there are more than
+    MAX_TAG_QUERIES of them or extra_fields select tags, then from the device query itself.
+    Up to ``workers`` requests are in flight at once, ahead of the page the caller handles;
+    the first page shorter than page_size ends the list (pages requested beyond it are
+    dropped). Any failure of any request up to the end raises (NautobotAPIError from the
+    client): a partial device list is never returned as if it were complete.
     """
     variables = query_variables(filters)
     lookups = DeviceLookups(client)
-    if page_size <= 0:
-        data = client.graphql(build_query(filters, extra_fields, paged=False), variables)
-        yield [lookups.join(device) for device in _devices_of(data)]
-        return
-    query = build_query(filters, extra_fields, paged=True)
+    join_tags = len(lookups.tag_names) <= MAX_TAG_QUERIES and not any(
+        field.split("{")[0].split("(")[0].strip() == "tags" for field in extra_fields
+    )
+    query = build_query(filters, extra_fields, paged=page_size > 0, inline_tags=not join_tags)
+    tag_query = build_tag_query(filters)
+    tag_variables = query_variables({k: v for k, v in filters.items() if k != "tags"})
 
     def fetch(offset: int) -> List[Dict[str, Any]]:
+        if page_size <= 0:
+            return _devices_of(client.graphql(query, variables))
         return _devices_of(client.graphql(query, dict(variables, limit=page_size, offset=offset)))
+
+    def fetch_tag(name: str) -> List[str]:
+        devices = _devices_of(client.graphql(tag_query, dict(tag_variables, tag=[name])))
+        return [str(device.get("id")) for device in devices]
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
     pending: Deque[Future] = deque()
+    tag_futures: Dict[str, Future] = {}
     try:
+        if join_tags:
+            tag_futures = {name: pool.submit(fetch_tag, name) for name in lookups.tag_names}
         next_offset = 0
-        for _slot in range(max(1, workers)):
+        for _slot in range(max(1, workers) if page_size > 0 else 1):
             pending.append(pool.submit(fetch, next_offset))
             next_offset += page_size
+        if join_tags:
+            lookups.set_device_tags({name: future.result() for name, future in tag_futures.items()})
         while pending:
             page = pending.popleft().result()
-            if len(page) < page_size:
+            if page_size <= 0 or len(page) < page_size:
                 yield [lookups.join(device) for device in page]
                 return
             pending.append(pool.submit(fetch, next_offset))
             next_offset += page_size
             yield [lookups.join(device) for device in page]
     finally:
-        for future in pending:
+        for future in list(pending) + list(tag_futures.values()):
             future.cancel()
         pool.shutdown(wait=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_query import (
+    MAX_TAG_QUERIES,
     DeviceLookups,
     DeviceQueryError,
     build_query,
@@ -50,11 +51,17 @@ class FakeClient:
         self.platforms = []
         self.locations = []
         self.lookups = 0
+        self.tags = []
+        self.tag_calls = []
 
     def graphql(self, query, variables=None):
         if "InventoryLookups" in query:
             self.lookups += 1
-            return {"platforms": self.platforms, "locations": self.locations}
+            return {"platforms": self.platforms, "locations": self.locations, "tags": self.tags}
+        if "DeviceTagIds" in query:
+            self.tag_calls.append(dict(variables))
+            wanted = set(variables["tag"])
+            return {"devices": [{"id": d["id"]} for d in self.devices if wanted & {t["name"] for t in d["tags"]}]}
         variables = dict(variables or {})
         self.calls.append(variables)
         offset = variables.get("offset", 0)
@@ -254,3 +261,43 @@ def test_a_failure_beyond_the_last_page_is_not_an_error():
     client = lookup_client([id_record(f"r{i}") for i in range(5)], fail_at=6)
     got = list(iter_device_pages(client, {}, page_size=2, workers=4))
     assert sum(len(page) for page in got) == 5
+
+
+def test_tags_come_from_one_id_query_per_tag():
+    devices = [id_record(f"r{i}") for i in range(5)]
+    devices[1]["tags"] = [{"name": "backup"}, {"name": "core"}]
+    devices[2]["tags"] = []
+    client = lookup_client(devices)
+    client.tags = [{"name": "backup"}, {"name": "core"}, {"name": "unused"}]
+    pages = list(iter_device_pages(client, {"tenants": ["t1"], "tags": ["backup"]}, page_size=2, workers=2))
+    joined = {d["name"]: [t["name"] for t in d["tags"]] for page in pages for d in page}
+    assert joined == {"r0": ["backup"], "r1": ["backup", "core"], "r2": [], "r3": ["backup"], "r4": ["backup"]}
+    assert sorted(call["tag"][0] for call in client.tag_calls) == ["backup", "core", "unused"]
+    # the tag queries keep the other filters, not the tags filter
+    assert all(call.get("tenant") == ["t1"] and "tags" not in call for call in client.tag_calls)
+    assert "tags {" not in build_query({}, inline_tags=False)
+
+
+def test_many_tags_or_tags_in_extra_fields_stay_in_the_device_query():
+    devices = [id_record("r0")]
+    client = lookup_client(devices)
+    client.tags = [{"name": f"t{i}"} for i in range(MAX_TAG_QUERIES + 1)]
+    page = next(iter_device_pages(client, {}, page_size=0))
+    assert page[0]["tags"] == [{"name": "backup"}] and client.tag_calls == []
+    client = lookup_client(devices)
+    client.tags = [{"name": "backup"}]
+    page = next(iter_device_pages(client, {}, extra_fields=["tags { color }"], page_size=0))
+    assert page[0]["tags"] == [{"name": "backup"}] and client.tag_calls == []
+
+
+def test_a_failing_tag_query_raises():
+    client = lookup_client([id_record("r0")])
+    client.tags = [{"name": "backup"}]
+
+    def broken(query, variables=None):
+        raise NautobotAPIError("Nautobot at http://x answered HTTP 500", "http://x", 500)
+
+    client.graphql, original = broken, client.graphql
+    client.graphql = lambda q, v=None: broken(q, v) if "DeviceTagIds" in q else original(q, v)
+    with pytest.raises(NautobotAPIError):
+        list(iter_device_pages(client, {}, page_size=2))
