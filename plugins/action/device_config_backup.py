@@ -21,6 +21,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup impo
     task_result,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import cli_credentials
 
 LIBRARIES = ("pydantic", "netmiko", "netutils")
 
@@ -58,7 +59,9 @@ class ActionModule(ActionBase):
         try:
             for library in LIBRARIES:
                 require(library)
-            request = request_from_vars(args, name, lambda var: self._var(task_vars, var))
+            request = request_from_vars(
+                args, name, lambda var: self._var(task_vars, var), cli_credentials(self._play_context, task_vars)
+            )
         except (MissingLibraryError, NautobotBackupError) as exc:
             return self._merge(result, task_result(failed_info(name, exc).to_dict()))
         outcome = backup_device(request, check_mode=bool(self._task.check_mode), want_diff=bool(self._task.diff))

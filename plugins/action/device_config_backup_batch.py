@@ -30,6 +30,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup impo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import cli_credentials
 
 display = Display()
 
@@ -65,13 +66,15 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(str(exc)) from exc
         batch: List[str] = list(task_vars.get("ansible_play_batch") or [task_vars.get("inventory_hostname")])
         hostvars = task_vars.get("hostvars") or {}
+        # -u / --ask-pass / --ask-become-pass (an AWX Machine credential) for hosts without their own.
+        cli = cli_credentials(self._play_context, task_vars)
 
         # Templating uses Ansible's (not thread-safe) machinery: build every request here, in order.
         started = time.monotonic()
         requests: Dict[str, Union[BackupRequest, DeviceBackupInfo]] = {}
         for host in batch:
             try:
-                requests[host] = request_from_vars(args, host, _lookup(hostvars.get(host)))
+                requests[host] = request_from_vars(args, host, _lookup(hostvars.get(host)), cli)
             except (NautobotBackupError, AnsibleError) as exc:
                 requests[host] = failed_info(host, exc)
 

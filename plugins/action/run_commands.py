@@ -10,7 +10,6 @@ error and error class; the other hosts go on.
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -27,8 +26,8 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.models impo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.platforms import device_type_for_host
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
-    CONNECTION_VARS,
-    ConnectionSettings,
+    cli_credentials,
+    connection_settings,
 )
 
 COMMON_SPEC: Dict[str, Any] = {
@@ -115,18 +114,12 @@ class ActionModule(ActionBase):
             platform_map=args["platform_map"],
             device=name,
         )
-        settings = ConnectionSettings(
-            host=str(self._first(task_vars, "host") or name),
-            port=int(self._first(task_vars, "port") or 22),
-            device_type=device_type,
-            username=self._first(task_vars, "username") or getpass.getuser(),
-            password=self._first(task_vars, "password"),
-            secret=self._first(task_vars, "secret"),
-            key_file=self._first(task_vars, "key_file"),
-            conn_timeout=args["conn_timeout"],
-            auth_timeout=args["auth_timeout"],
-            banner_timeout=args["banner_timeout"],
-            read_timeout=args["read_timeout"],
+        settings = connection_settings(
+            name,
+            device_type,
+            lambda var: self._var(task_vars, var),
+            args,
+            cli_credentials(self._play_context, task_vars),
         )
         repo_dir = args.get("repo_dir")
         return CommandsRequest(
@@ -162,14 +155,6 @@ class ActionModule(ActionBase):
         """Return a host variable, templated (it may refer to other variables or a vault)."""
         value = task_vars.get(name)
         return self._templar.template(value) if value is not None else None
-
-    def _first(self, task_vars: Dict[str, Any], key: str) -> Any:
-        """Return the first set variable among the aliases of a connection setting."""
-        for name in CONNECTION_VARS[key]:
-            value = self._var(task_vars, name)
-            if value not in (None, ""):
-                return value
-        return None
 
     @staticmethod
     def _finish(result: Dict[str, Any], info: DeviceJobInfo) -> Dict[str, Any]:

@@ -10,7 +10,6 @@ unreachable device or an invalid output never replaces the previous good file.
 
 from __future__ import annotations
 
-import getpass
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.platforms i
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
     ConnectionSettings,
     FetchedConfigs,
+    connection_settings,
     fetch_configs,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.sanitize import sanitize_config
@@ -38,16 +38,6 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.validation 
 class WriteError(NautobotBackupError):
     """A backup file could not be written."""
 
-
-# Standard Ansible connection variables, first match wins.
-CONNECTION_VARS: Dict[str, Sequence[str]] = {
-    "host": ("ansible_host", "ansible_ssh_host"),
-    "port": ("ansible_port", "ansible_ssh_port"),
-    "username": ("ansible_user", "ansible_ssh_user"),
-    "password": ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password"),
-    "secret": ("ansible_become_password", "ansible_become_pass", "ansible_enable_pass"),
-    "key_file": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
-}
 
 # Returns a host variable (templated), or None when it is not set.
 VarLookup = Callable[[str], Any]
@@ -85,25 +75,20 @@ Fetcher = Callable[[ConnectionSettings, str, Optional[str], bool], FetchedConfig
 ProgressHook = Callable[[int, int, str, Dict[str, Any]], None]
 
 
-def request_from_vars(args: Mapping[str, Any], name: str, lookup: VarLookup) -> BackupRequest:
+def request_from_vars(
+    args: Mapping[str, Any], name: str, lookup: VarLookup, cli: Optional[Mapping[str, Any]] = None
+) -> BackupRequest:
     """Build one device's BackupRequest from the task arguments and the host's variables.
 
     ``args`` are the validated task arguments (device_config_backup's argument spec);
-    ``lookup(var)`` returns one of the host's variables. Raises NautobotBackupError (e.g. an
+    ``lookup(var)`` returns one of the host's variables; ``cli`` holds command-line credentials
+    (retrieval.cli_credentials) used where no host variable is set. Raises NautobotBackupError (e.g. an
     unknown platform) for this device only.
     """
     facts = args.get("facts")
     if facts is None:
         facts = lookup("nautobot") or {}
     platform = facts.get("platform") if isinstance(facts, dict) else None
-
-    def first(key: str) -> Any:
-        for var in CONNECTION_VARS[key]:
-            value = lookup(var)
-            if value not in (None, ""):
-                return value
-        return None
-
     device_type = device_type_for_host(
         netmiko_type=lookup("netmiko_device_type"),
         platform=platform,
@@ -111,19 +96,7 @@ def request_from_vars(args: Mapping[str, Any], name: str, lookup: VarLookup) -> 
         platform_map=args.get("platform_map") or {},
         device=name,
     )
-    settings = ConnectionSettings(
-        host=str(first("host") or name),
-        port=int(first("port") or 22),
-        device_type=device_type,
-        username=first("username") or getpass.getuser(),
-        password=first("password"),
-        secret=first("secret"),
-        key_file=first("key_file"),
-        conn_timeout=args["conn_timeout"],
-        auth_timeout=args["auth_timeout"],
-        banner_timeout=args["banner_timeout"],
-        read_timeout=args["read_timeout"],
-    )
+    settings = connection_settings(name, device_type, lookup, args, cli)
     commands = args.get("commands")
     if commands is None:
         commands = lookup("nautobot_backup_commands")

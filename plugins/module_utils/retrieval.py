@@ -11,9 +11,10 @@ password or the enable secret.
 
 from __future__ import annotations
 
+import getpass
 import socket
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
@@ -240,3 +241,66 @@ CONNECTION_VARS: Dict[str, Tuple[str, ...]] = {
     "secret": ("ansible_become_password", "ansible_become_pass", "ansible_enable_pass"),
     "key_file": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
 }
+
+# The credentials that can also come from the command line (-u, --ask-pass, --ask-become-pass):
+# that is how AWX hands a Machine credential to a job.
+CLI_CREDENTIALS = ("username", "password", "secret", "key_file")
+
+TIMEOUT_ARGS = ("conn_timeout", "auth_timeout", "banner_timeout", "read_timeout")
+
+
+def connection_settings(
+    name: str,
+    device_type: str,
+    lookup: Callable[[str], Any],
+    timeouts: Mapping[str, Any],
+    cli: Optional[Mapping[str, Any]] = None,
+) -> ConnectionSettings:
+    """Build a device's ConnectionSettings from its Ansible connection variables.
+
+    ``lookup(var)`` returns one host variable (templated) or None; the first set alias of
+    CONNECTION_VARS wins. ``cli`` holds credentials given on the command line (``-u``,
+    ``--ask-pass``, ``--ask-become-pass``; AWX Machine credentials arrive this way) and is used
+    for a setting that no host variable sets. ``timeouts`` carries the four netmiko timeouts.
+    """
+    cli = cli or {}
+
+    def first(key: str) -> Any:
+        for var in CONNECTION_VARS[key]:
+            value = lookup(var)
+            if value not in (None, ""):
+                return value
+        value = cli.get(key)
+        return value if value not in (None, "") else None
+
+    return ConnectionSettings(
+        host=str(first("host") or name),
+        port=int(first("port") or 22),
+        device_type=device_type,
+        username=first("username") or getpass.getuser(),
+        password=first("password"),
+        secret=first("secret"),
+        key_file=first("key_file"),
+        **{key: timeouts[key] for key in TIMEOUT_ARGS},
+    )
+
+
+def cli_credentials(play_context: Any, task_vars: Mapping[str, Any]) -> Dict[str, Any]:
+    """The command-line credentials of an action plugin's play context, for connection_settings().
+
+    Ansible folds the task host's own connection variables into the play context (and -u into
+    the task's ``ansible_user``), so a value only counts as a command-line one when the host's
+    inventory variables (``hostvars[inventory_hostname]``) set none of that setting's variables:
+    one host's password is never handed to another host of a batch.
+    """
+    attributes = {"username": "remote_user", "password": "password", "secret": "become_pass",
+                  "key_file": "private_key_file"}
+    own_vars = (task_vars.get("hostvars") or {}).get(task_vars.get("inventory_hostname")) or {}
+    found: Dict[str, Any] = {}
+    for key in CLI_CREDENTIALS:
+        if any(own_vars.get(var) not in (None, "") for var in CONNECTION_VARS[key]):
+            continue
+        value = getattr(play_context, attributes[key], None)
+        if value not in (None, ""):
+            found[key] = value
+    return found

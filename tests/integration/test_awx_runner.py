@@ -172,12 +172,6 @@ def test_scheduled_job_is_triggered_by_schedule_and_unchanged_rerun_writes_nothi
     awx.assert_no_secrets(again)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="device_config_backup reads ansible_user/ansible_password from host variables only; AWX's Machine "
-    "credential arrives as -u/--ask-pass/--ask-become-pass (the play context), so the backup logs in as the "
-    "controller user and fails (auth_failed). Use the credential type that injects extra vars (docs/awx.md).",
-)
 def test_machine_credential_as_awx_passes_it(awx):
     """AWX gives a Machine credential as `-u <user> --ask-pass --ask-become-pass` and answers the prompts."""
     result = awx.job("job-301", GOOD[:2], machine_mode="prompt").run()
