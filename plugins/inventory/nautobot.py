@@ -63,13 +63,14 @@ options:
         fetched while the current one is processed.
       - C(0) fetches every device in one request (more memory, and one long request).
     type: int
-    default: 500
+    default: 1000
   parallel_requests:
     description:
       - Page requests in flight at once. Nautobot answers each request on one worker, so several
         spread its work over its processes; the pages still enter the inventory in order.
-      - Platforms and locations are read once per run and joined into the devices, so each page
-        asks only for their IDs.
+      - Platforms, locations and device tag names are read once per run (and the devices of each
+        tag, as IDs, with one request per tag when there are at most 20 device tags) and joined into
+        the devices, so each page asks only for IDs of these.
       - C(1) requests one page at a time (the next while the current one is processed).
     type: int
     default: 4

@@ -232,7 +232,7 @@ def iter_device_pages(
     client: Any,
     filters: Mapping[str, Sequence[str]],
     extra_fields: Sequence[str] = (),
-    page_size: int = 500,
+    page_size: int = 1000,
     workers: int = PAGE_WORKERS,
 ) -> Iterator[List[Dict[str, Any]]]:
     """Yield lists of device records, one page at a time, in order; page_size 0 means one unpaged request.
