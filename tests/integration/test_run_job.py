@@ -183,6 +183,37 @@ def test_run_commands_on_three_platforms_with_nautobot_facts_auth_failure_and_gi
 
 
 @pytest.mark.lab
+@pytest.mark.git
+def test_run_commands_push_refused_fails_the_job(job, tmp_path):
+    """Outputs go through the publish role; a remote that refuses the push fails the job clearly."""
+    remote = tmp_path / "refusing.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    seed = tmp_path / "seed"
+    subprocess.run(["git", "clone", "-q", str(remote), str(seed)], check=True, capture_output=True)
+    (seed / "README").write_text("seed\n")
+    git = ["git", "-C", str(seed), "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run([*git, "add", "README"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "seed"], check=True)
+    subprocess.run([*git, "push", "-q", "origin", "HEAD:main"], check=True)
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    proc = job.run(
+        job.static_inventory(THREE[:1]),
+        job_type="run_commands",
+        job_parameters={"template": "show clock", "store": True},
+        backup_repo_url=f"file://{remote}",
+        backup_repo_dir=str(tmp_path / "checkout"),
+    )
+    assert proc.returncode != 0
+    assert "storing the outputs in Git failed" in job.output()
+    head = subprocess.run(["git", f"--git-dir={remote}", "log", "--format=%s", "main"],
+                          capture_output=True, text=True, check=True).stdout.split("\n")
+    assert head[0] == "seed", "nothing reached the remote"
+    job.assert_no_secrets()
+
+
+@pytest.mark.lab
 def test_run_commands_template_errors_are_per_device(job, lab):
     inventory = job.static_inventory(("ios-r1", "eos-s1"))
     lab.clear_log()
