@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
@@ -138,6 +139,10 @@ def test_run_commands_on_three_platforms_with_nautobot_facts_auth_failure_and_gi
         backup_repo_dir=str(job.tmp / "checkout"),
     )
     assert proc.returncode != 0, "the device that fails auth fails the run"
+    # The failed device is a failed host in the recap (the last play fails exactly it), the others are not.
+    assert re.search(r"fatal: \[ios-authfail\]: FAILED! .*auth_failed", job.output())
+    for name in THREE:
+        assert f"fatal: [{name}]" not in job.output()
     result = job.result()
     assert result["job_type"] == "run_commands" and result["triggered_by"] == "manual"
     assert sorted(result["devices_succeeded"]) == sorted(THREE) and result["devices_failed"] == ["ios-authfail"]
