@@ -17,7 +17,7 @@ server's share. Stops what it started, by PID.
         [--profile FILE.prof] [--server-breakdown] [--keep-running]
 
 Rows (``--rows``): ``p1000`` (10,000 devices, default page_size 1000), ``p0`` (page_size 0,
-one unpaged request), ``p500``, ``p200``, ``t2500`` / ``t5000`` / ``t7500`` / ``t10000``
+one unpaged request), ``p2500``, ``p500``, ``p200``, ``t2500`` / ``t5000`` / ``t7500`` / ``t10000``
 (default paging, filtered to 1, 2, 3 or 4 of the 4 tenants: 2,500 ... 10,000 devices), and
 ``graph`` (``--graph`` instead of ``--list``: the plugin's parse without ansible-inventory
 serialising every host's variables, which is what a playbook run pays), ``seq``
@@ -119,6 +119,7 @@ def make_rows(spec: BenchSpec) -> List[Row]:
     rows = [
         Row("p1000", "all devices, page_size 1000 (default)", {}, None),
         Row("p0", "all devices, page_size 0 (one request, no paging)", {"page_size": 0}, 0),
+        Row("p2500", "all devices, page_size 2500 (4 pages, all in flight at once)", {"page_size": 2500}, 2500),
         Row("p500", "all devices, page_size 500", {"page_size": 500}, 500),
         Row("p200", "all devices, page_size 200", {"page_size": 200}, 200),
     ]
