@@ -177,3 +177,19 @@ def test_machine_credential_as_awx_passes_it(awx):
     result = awx.job("job-301", GOOD[:2], machine_mode="prompt").run()
     assert_job_result(awx, result, GOOD[:2], {})
     awx.assert_no_secrets(result)
+
+
+def test_per_host_mode_gives_every_device_its_own_host_events(awx):
+    """backup_mode per_host (the documented choice for AWX host summaries): each device has its own events."""
+    result = awx.job("job-401", GOOD[:3] + tuple(FAILING), backup_mode="per_host").run()
+    assert_job_result(awx, result, GOOD[:3], FAILING)
+    recap = result.recap()
+    assert set(recap) == set(GOOD[:3]) | set(FAILING), recap
+    backup_events = {
+        host: [e for e in events if e["event_data"].get("task", "").startswith("Back up the device configuration")]
+        for host, events in result.host_events("runner_on_ok").items()
+    }
+    for name in GOOD[:3]:
+        assert backup_events.get(name), f"no runner_on_ok event of the backup task for {name}"
+        assert backup_events[name][0]["event_data"]["res"]["running_config_success"] is True
+    awx.assert_no_secrets(result)
