@@ -24,10 +24,9 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_job
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceJobInfo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.platforms import device_type_for_host
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
     cli_credentials,
-    connection_settings,
+    device_target,
 )
 
 COMMON_SPEC: Dict[str, Any] = {
@@ -103,33 +102,18 @@ class ActionModule(ActionBase):
 
     def _request(self, args: Dict[str, Any], task_vars: Dict[str, Any], name: str) -> CommandsRequest:
         """Build the CommandsRequest from the task arguments and the host's variables."""
-        facts = args.get("facts")
-        if facts is None:
-            facts = self._var(task_vars, "nautobot") or {}
-        platform = facts.get("platform") if isinstance(facts, dict) else None
-        device_type = device_type_for_host(
-            netmiko_type=self._var(task_vars, "netmiko_device_type"),
-            platform=platform,
-            network_os=self._var(task_vars, "ansible_network_os"),
-            platform_map=args["platform_map"],
-            device=name,
-        )
-        settings = connection_settings(
-            name,
-            device_type,
-            lambda var: self._var(task_vars, var),
-            args,
-            cli_credentials(self._play_context, task_vars),
+        target = device_target(
+            args, name, lambda var: self._var(task_vars, var), cli_credentials(self._play_context, task_vars)
         )
         repo_dir = args.get("repo_dir")
         return CommandsRequest(
             device_name=name,
-            settings=settings,
+            settings=target.settings,
             template=self._raw_arg(args, task_vars, "template", "run_commands_template") or "",
-            facts=facts if isinstance(facts, dict) else {},
+            facts=target.facts,
             job_parameters=self._job_parameters(args, task_vars),
-            device_id=(facts.get("id") if isinstance(facts, dict) else None) or self._var(task_vars, "nautobot_id"),
-            platform=(platform or {}).get("name") if isinstance(platform, dict) else platform,
+            device_id=target.device_id,
+            platform=target.platform,
             repo_dir=Path(repo_dir) if repo_dir else None,
             output_path_template=args.get("output_path_template"),
             stamp=as_stamp(args.get("timestamp")) if repo_dir else None,

@@ -21,11 +21,10 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors impo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import read_text, write_if_changed
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp, confine, device_paths
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.platforms import device_type_for_host
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
     ConnectionSettings,
     FetchedConfigs,
-    connection_settings,
+    device_target,
     fetch_configs,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.sanitize import sanitize_config
@@ -85,29 +84,18 @@ def request_from_vars(
     (retrieval.cli_credentials) used where no host variable is set. Raises NautobotBackupError (e.g. an
     unknown platform) for this device only.
     """
-    facts = args.get("facts")
-    if facts is None:
-        facts = lookup("nautobot") or {}
-    platform = facts.get("platform") if isinstance(facts, dict) else None
-    device_type = device_type_for_host(
-        netmiko_type=lookup("netmiko_device_type"),
-        platform=platform,
-        network_os=lookup("ansible_network_os"),
-        platform_map=args.get("platform_map") or {},
-        device=name,
-    )
-    settings = connection_settings(name, device_type, lookup, args, cli)
+    target = device_target(args, name, lookup, cli)
     commands = args.get("commands")
     if commands is None:
         commands = lookup("nautobot_backup_commands")
     return BackupRequest(
         device_name=name,
-        settings=settings,
+        settings=target.settings,
         repo_dir=Path(args["repo_dir"]),
         stamp=as_stamp(args.get("timestamp")),
-        facts=facts,
-        device_id=(facts.get("id") if isinstance(facts, dict) else None) or lookup("nautobot_id"),
-        platform=(platform or {}).get("name") if isinstance(platform, dict) else platform,
+        facts=target.facts,
+        device_id=target.device_id,
+        platform=target.platform,
         running_template=args.get("running_path_template"),
         startup_template=args.get("startup_path_template"),
         backup_startup=args["backup_startup"],

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.platforms import device_type_for_host
 
 if has_library("netmiko"):
     from netmiko import ConnectHandler
@@ -282,6 +283,46 @@ def connection_settings(
         secret=first("secret"),
         key_file=first("key_file"),
         **{key: timeouts[key] for key in TIMEOUT_ARGS},
+    )
+
+
+@dataclass
+class DeviceTarget:
+    """Who a device is (its Nautobot facts, id and platform name) and how to reach it."""
+
+    facts: Dict[str, Any]
+    settings: ConnectionSettings
+    device_id: Optional[str] = None
+    platform: Optional[str] = None
+
+
+def device_target(
+    args: Mapping[str, Any], name: str, lookup: Callable[[str], Any], cli: Optional[Mapping[str, Any]] = None
+) -> DeviceTarget:
+    """Resolve a device from an action's arguments and the host's variables (every device job uses this).
+
+    ``args`` may give ``facts`` (else the ``nautobot`` host variable), ``platform_map`` and the four
+    timeouts; ``lookup(var)`` returns one host variable; ``cli`` are the command-line credentials
+    (cli_credentials). Raises NautobotBackupError (an unknown platform) for this device only.
+    """
+    facts = args.get("facts")
+    if facts is None:
+        facts = lookup("nautobot") or {}
+    if not isinstance(facts, dict):
+        facts = {}
+    platform = facts.get("platform")
+    device_type = device_type_for_host(
+        netmiko_type=lookup("netmiko_device_type"),
+        platform=platform,
+        network_os=lookup("ansible_network_os"),
+        platform_map=args.get("platform_map") or {},
+        device=name,
+    )
+    return DeviceTarget(
+        facts=facts,
+        settings=connection_settings(name, device_type, lookup, args, cli),
+        device_id=facts.get("id") or lookup("nautobot_id"),
+        platform=platform.get("name") if isinstance(platform, dict) else platform,
     )
 
 

@@ -21,6 +21,7 @@ description:
 requirements:
   - ntc-templates
 extends_documentation_fragment:
+  - netops.nautobot_backup.device_job
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -41,28 +42,6 @@ options:
   job_parameters:
     description: The job's parameters (recorded, not needed by this module).
     type: dict
-  facts:
-    description: The device's Nautobot facts. Defaults to the host's C(nautobot) variable.
-    type: dict
-  device_name:
-    description: Device name. Defaults to the inventory host name.
-    type: str
-  platform_map:
-    description: Extra Nautobot platform name or network driver to netmiko device type mappings.
-    type: dict
-    default: {}
-  conn_timeout:
-    description: TCP connect timeout in seconds.
-    type: float
-    default: 10
-  auth_timeout:
-    description: Authentication timeout in seconds.
-    type: float
-    default: 20
-  banner_timeout:
-    description: SSH banner timeout in seconds.
-    type: float
-    default: 15
   read_timeout:
     description: Seconds to wait for the command's output.
     type: float

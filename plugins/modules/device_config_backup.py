@@ -30,6 +30,7 @@ description:
     C(invalid_output), C(unsupported_platform) or C(other). Passwords and the enable secret never appear in the
     result.
 extends_documentation_fragment:
+  - netops.nautobot_backup.backup_options
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -44,53 +45,6 @@ attributes:
     description: A second run against an unchanged device writes nothing and returns C(changed=false).
     support: full
 options:
-  repo_dir:
-    description: Directory of the Git checkout the files are written into. Paths never leave it.
-    type: path
-    required: true
-  running_path_template:
-    description:
-      - Path of the running configuration, relative to O(repo_dir), with placeholders such as C({device_name}),
-        C({location.name}), C({location.name | location_type:City}), C({custom_fields.net}) or C({date}).
-      - See the C(backup_path) module for the syntax.
-      - Defaults to C(backups/{device_name}.running-config).
-    type: str
-  startup_path_template:
-    description:
-      - Path of the startup configuration. Defaults to C(backups/{device_name}.startup-config).
-    type: str
-  timestamp:
-    description:
-      - The run's time, used for C({date}) and C({timestamp}), as an ISO 8601 string or the C({date, timestamp})
-        dict returned by C(backup_path). Pass one value for the whole run so every device gets the same date.
-        Defaults to now.
-    type: raw
-  backup_startup:
-    description: Also back up the startup configuration where the platform has one.
-    type: bool
-    default: true
-  sanitize:
-    description:
-      - Remove secrets (passwords, secrets, SNMP communities, keys) with netutils' sanitizer and O(sanitize_patterns).
-      - Off by default because a private backup repository is often used for restores.
-    type: bool
-    default: false
-  sanitize_patterns:
-    description: Extra regular expressions whose matches are removed when O(sanitize) is true.
-    type: list
-    elements: str
-    default: []
-  commands:
-    description:
-      - Per-host or per-group overrides of the platform's command table, with the keys C(running), C(startup),
-        C(enable), C(end_marker), C(min_lines), C(volatile) and C(volatile_extra). For example, set C(running) to
-        C(show running-config all), or C(startup) to null to skip the startup configuration.
-      - Defaults to the host variable C(nautobot_backup_commands).
-    type: dict
-  platform_map:
-    description: Platform name to netmiko device type, for platforms the built-in mapping does not know.
-    type: dict
-    default: {}
   facts:
     description:
       - Device facts for the path templates. Defaults to the host variable C(nautobot) set by the
@@ -99,22 +53,6 @@ options:
   device_name:
     description: Device name for C({device_name}) and the results. Defaults to C(inventory_hostname).
     type: str
-  conn_timeout:
-    description: Seconds to wait for the TCP connection.
-    type: float
-    default: 10
-  auth_timeout:
-    description: Seconds to wait for authentication.
-    type: float
-    default: 20
-  banner_timeout:
-    description: Seconds to wait for the SSH banner (a device that accepts TCP but hangs).
-    type: float
-    default: 15
-  read_timeout:
-    description: Seconds to wait for each show command to complete.
-    type: float
-    default: 120
 seealso:
   - module: netops.nautobot_backup.device_config_backup_batch
     description: The same backup for every host of the play from one task (a thread pool); much faster for many devices.

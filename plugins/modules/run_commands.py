@@ -20,6 +20,7 @@ description:
   - With O(repo_dir), the outputs are written to a file under it (path template O(output_path_template)) for the
     publish step to commit; C(changed) is true only when that file's content changed.
 extends_documentation_fragment:
+  - netops.nautobot_backup.device_job
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -45,12 +46,6 @@ options:
       - Defaults to the job's merged parameters when run by C(playbooks/run_job.yml), else the C(job_parameters)
         variable.
     type: dict
-  facts:
-    description: The device's Nautobot facts. Defaults to the host's C(nautobot) variable.
-    type: dict
-  device_name:
-    description: Device name. Defaults to the inventory host name.
-    type: str
   repo_dir:
     description: Checkout to write the outputs into. Nothing is written when not set.
     type: path
@@ -62,22 +57,6 @@ options:
   timestamp:
     description: The run's time for C({date}) and C({timestamp}) in O(output_path_template). Defaults to now.
     type: raw
-  platform_map:
-    description: Extra Nautobot platform name or network driver to netmiko device type mappings.
-    type: dict
-    default: {}
-  conn_timeout:
-    description: TCP connect timeout in seconds.
-    type: float
-    default: 10
-  auth_timeout:
-    description: Authentication timeout in seconds.
-    type: float
-    default: 20
-  banner_timeout:
-    description: SSH banner timeout in seconds.
-    type: float
-    default: 15
   read_timeout:
     description: Seconds to wait for each command's output.
     type: float

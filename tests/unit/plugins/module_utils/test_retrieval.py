@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
     cli_credentials,
     connection_settings,
+    device_target,
 )
 
 TIMEOUTS = {"conn_timeout": 1, "auth_timeout": 2, "banner_timeout": 3, "read_timeout": 4}
@@ -45,3 +46,11 @@ def test_cli_credentials_come_from_the_play_context_only_when_the_host_sets_none
     task_vars["hostvars"]["r1"] = {"ansible_password": "machine-pass", "ansible_become_pass": "x"}
     assert cli_credentials(play_context, task_vars) == {"username": "awx-user"}
     assert cli_credentials(SimpleNamespace(remote_user=None, password="", become_pass=None), {}) == {}
+
+
+def test_device_target_reads_facts_platform_and_id():
+    facts = {"id": "uuid-1", "platform": {"name": "Cisco IOS", "network_driver": "cisco_ios"}}
+    target = device_target({"platform_map": {}, **TIMEOUTS}, "r1",
+                           lookup_from({"nautobot": facts, "netmiko_device_type": "cisco_ios"}))
+    assert (target.device_id, target.platform, target.settings.device_type) == ("uuid-1", "Cisco IOS", "cisco_ios")
+    assert target.facts is facts

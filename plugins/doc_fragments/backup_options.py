@@ -1,0 +1,76 @@
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared documentation of the backup options of device_config_backup and device_config_backup_batch (action ARGUMENT_SPEC)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:  # pylint: disable=too-few-public-methods
+    """Shared documentation of the backup options of device_config_backup and device_config_backup_batch (action ARGUMENT_SPEC)."""
+
+    DOCUMENTATION = r"""
+options:
+  repo_dir:
+    description: Directory of the Git checkout the files are written into. Paths never leave it.
+    type: path
+    required: true
+  running_path_template:
+    description:
+      - Path of the running configuration, relative to O(repo_dir), with placeholders such as C({device_name}),
+        C({location.name}), C({location.name | location_type:City}), C({custom_fields.net}) or C({date}).
+      - See the C(backup_path) module for the syntax.
+      - Defaults to C(backups/{device_name}.running-config).
+    type: str
+  startup_path_template:
+    description:
+      - Path of the startup configuration. Defaults to C(backups/{device_name}.startup-config).
+    type: str
+  timestamp:
+    description:
+      - The run's time, used for C({date}) and C({timestamp}), as an ISO 8601 string or the C({date, timestamp})
+        dict returned by C(backup_path). Pass one value for the whole run so every device gets the same date.
+        Defaults to now.
+    type: raw
+  backup_startup:
+    description: Also back up the startup configuration where the platform has one.
+    type: bool
+    default: true
+  sanitize:
+    description:
+      - Remove secrets (passwords, secrets, SNMP communities, keys) with netutils' sanitizer and O(sanitize_patterns).
+      - Off by default because a private backup repository is often used for restores.
+    type: bool
+    default: false
+  sanitize_patterns:
+    description: Extra regular expressions whose matches are removed when O(sanitize) is true.
+    type: list
+    elements: str
+    default: []
+  commands:
+    description:
+      - Per-host or per-group overrides of the platform's command table, with the keys C(running), C(startup),
+        C(enable), C(end_marker), C(min_lines), C(volatile) and C(volatile_extra). For example, set C(running) to
+        C(show running-config all), or C(startup) to null to skip the startup configuration.
+      - Defaults to the host variable C(nautobot_backup_commands).
+    type: dict
+  platform_map:
+    description: Platform name to netmiko device type, for platforms the built-in mapping does not know.
+    type: dict
+    default: {}
+  conn_timeout:
+    description: Seconds to wait for the TCP connection.
+    type: float
+    default: 10
+  auth_timeout:
+    description: Seconds to wait for authentication.
+    type: float
+    default: 20
+  banner_timeout:
+    description: Seconds to wait for the SSH banner (a device that accepts TCP but hangs).
+    type: float
+    default: 15
+  read_timeout:
+    description: Seconds to wait for each show command to complete.
+    type: float
+    default: 120
+"""

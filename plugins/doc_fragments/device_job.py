@@ -1,0 +1,35 @@
+# Copyright: netops.nautobot_backup contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared documentation of the per-device options of run_commands and check_queues (action COMMON_SPEC)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:  # pylint: disable=too-few-public-methods
+    """Shared documentation of the per-device options of run_commands and check_queues (action COMMON_SPEC)."""
+
+    DOCUMENTATION = r"""
+options:
+  facts:
+    description: The device's Nautobot facts. Defaults to the host's C(nautobot) variable.
+    type: dict
+  device_name:
+    description: Device name. Defaults to the inventory host name.
+    type: str
+  platform_map:
+    description: Extra Nautobot platform name or network driver to netmiko device type mappings.
+    type: dict
+    default: {}
+  conn_timeout:
+    description: TCP connect timeout in seconds.
+    type: float
+    default: 10
+  auth_timeout:
+    description: Authentication timeout in seconds.
+    type: float
+    default: 20
+  banner_timeout:
+    description: SSH banner timeout in seconds.
+    type: float
+    default: 15
+"""
