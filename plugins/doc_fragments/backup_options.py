@@ -1,12 +1,12 @@
 # Copyright: netops.nautobot_backup contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Shared documentation of the backup options of device_config_backup and device_config_backup_batch (action ARGUMENT_SPEC)."""
+"""Shared documentation of the backup options of device_config_backup and device_config_backup_batch."""
 
 from __future__ import annotations
 
 
 class ModuleDocFragment:  # pylint: disable=too-few-public-methods
-    """Shared documentation of the backup options of device_config_backup and device_config_backup_batch (action ARGUMENT_SPEC)."""
+    """Mirrors ARGUMENT_SPEC of plugins/action/device_config_backup.py (the batch action imports it)."""
 
     DOCUMENTATION = r"""
 options:
