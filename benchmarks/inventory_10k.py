@@ -21,7 +21,11 @@ one unpaged request), ``p2500``, ``p500``, ``p200``, ``t2500`` / ``t5000`` / ``t
 (default paging, filtered to 1, 2, 3 or 4 of the 4 tenants: 2,500 ... 10,000 devices), and
 ``graph`` (``--graph`` instead of ``--list``: the plugin's parse without ansible-inventory
 serialising every host's variables, which is what a playbook run pays), ``seq``
-(``parallel_requests: 1``, one page request at a time). ``p0`` is also what networktocode's
+(``parallel_requests: 1``, one page request at a time), ``stages`` (p1000 through
+``benchmarks/inventory_stages.py``: RSS and time after parsing, after gathering host variables and
+after ansible-inventory's JSON dump), ``script`` (no plugin and no Nautobot: ansible-core's script
+inventory printing the JSON that p1000 listed, the same hosts and variables; what ansible-inventory
+costs for them without us). ``p0`` is also what networktocode's
 ``gql_inventory`` does by default (no paging unless configured): one request for every device.
 """
 
@@ -75,6 +79,7 @@ from testbed.nautobot_services import ServiceError  # noqa: E402
 
 PLUGIN = "netops.nautobot_backup.nautobot"
 ANSIBLE_INVENTORY = Path(sys.executable).parent / "ansible-inventory"
+STAGES = Path(__file__).resolve().parent / "inventory_stages.py"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 RUN_TIMEOUT = 600.0
 GOAL_SECONDS = 10.0
@@ -97,6 +102,9 @@ class Row:
     page_size: Optional[int]  # None: the plugin's default
     mode: str = "--list"  # or "--graph"
     expected: int = 0
+    # "plugin": ansible-inventory on our plugin; "stages": the same through inventory_stages.py (RSS per
+    # stage); "script": ansible-core's script inventory serving the JSON our plugin's --list produced.
+    kind: str = "plugin"
 
 
 @dataclasses.dataclass
@@ -110,6 +118,7 @@ class Run:
     postgres_cpu_s: float
     other_cpu_s: float
     hosts: int
+    stages: Optional[Dict[str, Dict[str, float]]] = None
 
 
 # -- rows ---------------------------------------------------------------------------------------
@@ -134,7 +143,35 @@ def make_rows(spec: BenchSpec) -> List[Row]:
         )
     rows.append(Row("graph", "all devices, page_size 1000, `--graph`", {}, None, mode="--graph"))
     rows.append(Row("seq", "all devices, page_size 1000, parallel_requests 1", {"parallel_requests": 1}, None))
+    rows.append(Row("stages", "all devices, page_size 1000, RSS per stage", {}, None, kind="stages"))
+    rows.append(Row("script", "no plugin: a script inventory printing the same JSON", {}, None, kind="script"))
     return rows
+
+
+def row_command(row: Row, work: Path, env: Dict[str, str]) -> List[str]:
+    """The command line of a row (for "script": first saves what the plugin lists, untimed)."""
+    source = inventory_file(row, work)
+    if row.kind == "stages":
+        return [sys.executable, str(STAGES), "-i", str(source), row.mode]
+    if row.kind == "script":
+        listing = work / "listing.json"
+        with open(listing, "wb") as out:
+            subprocess.run([str(ANSIBLE_INVENTORY), "-i", str(source), "--list"], stdout=out, env=env, check=True)
+        script = work / "static_inventory.sh"
+        script.write_text(f"#!/bin/sh\nexec cat '{listing}'\n", encoding="utf-8")
+        script.chmod(0o700)
+        return [str(ANSIBLE_INVENTORY), "-i", str(script), row.mode]
+    return [str(ANSIBLE_INVENTORY), "-i", str(source), row.mode]
+
+
+def read_stages(path: Path) -> Dict[str, Dict[str, float]]:
+    """The ``STAGE name seconds rss peak`` lines that inventory_stages.py wrote to stderr."""
+    stages = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) == 5 and parts[0] == "STAGE":
+            stages[parts[1]] = {"at_s": float(parts[2]), "rss_mib": float(parts[3]), "peak_mib": float(parts[4])}
+    return stages
 
 
 def inventory_file(row: Row, directory: Path) -> Path:
@@ -318,6 +355,7 @@ def time_row(
             postgres_cpu_s=after[1] - before[1],
             other_cpu_s=max(0.0, busy - cpu - (after[0] - before[0]) - (after[1] - before[1])),
             hosts=hosts,
+            stages=read_stages(err) if row.kind == "stages" else None,
         )
         print(
             f"  {row.name} #{attempt}: {run.wall_s:6.2f} s  {run.peak_rss_mib:6.1f} MiB  client CPU {run.cpu_s:5.2f} s"
@@ -325,6 +363,12 @@ def time_row(
             f"  other CPU {run.other_cpu_s:5.2f} s  {hosts} hosts",
             flush=True,
         )
+        if run.stages:
+            parts = (
+                f"{name} at {v['at_s']:.2f} s, RSS {v['rss_mib']:.0f} MiB, peak {v['peak_mib']:.0f} MiB"
+                for name, v in run.stages.items()
+            )
+            print("    stages: " + "; ".join(parts), flush=True)
         runs.append(run)
         out.unlink()
     return runs
@@ -555,6 +599,8 @@ def summarise(row: Row, runs: List[Run], raw: List[float], uwsgi_peak: float) ->
         "other_cpu_s": both(lambda run: run.other_cpu_s),
         "uwsgi_peak_rss_mib_after": round(uwsgi_peak, 1),
     }
+    if runs[0].stages:
+        result["stages"] = [run.stages for run in runs]
     if raw:
         result["raw_graphql_s"] = {"min": round(min(raw), 2), "median": round(statistics.median(raw), 2)}
     return result
@@ -608,10 +654,10 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
             work = Path(tmp)
             for row in rows:
                 row.expected = expected_hosts(url, token, row)
-                command = [str(ANSIBLE_INVENTORY), "-i", str(inventory_file(row, work)), row.mode]
+                command = row_command(row, work, env)
                 print(f"{row.name}: {row.label} ({row.expected} hosts expected)", flush=True)
                 runs = time_row(row, instance, command, env, work, args.repeat)
-                raw = raw_graphql(row, url, token, args.repeat) if row.mode == "--list" else []
+                raw = raw_graphql(row, url, token, args.repeat) if row.mode == "--list" and row.kind == "plugin" else []
                 if raw:
                     print(f"  {row.name} raw GraphQL (no Ansible): " + ", ".join(f"{t:.2f} s" for t in raw))
                 results.append(summarise(row, runs, raw, uwsgi_peak_rss_mib(instance)))

@@ -22,6 +22,7 @@ from ansible_collections.netops.nautobot_backup.plugins.action.device_config_bac
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (
     BackupRequest,
+    auto_processes,
     backup_batch,
     failed_info,
     progress_line,
@@ -39,6 +40,7 @@ _PER_HOST_ONLY = ("device_name", "facts")
 BATCH_ARGUMENT_SPEC: Dict[str, Any] = {
     **{key: value for key, value in ARGUMENT_SPEC.items() if key not in _PER_HOST_ONLY},
     "workers": {"type": "int", "default": 50},
+    "processes": {"type": "int", "default": 0},
     "progress": {"type": "bool", "default": True},
 }
 
@@ -57,6 +59,8 @@ class ActionModule(ActionBase):
         _valid, args = self.validate_argument_spec(argument_spec=BATCH_ARGUMENT_SPEC)
         if args["workers"] < 1:
             raise AnsibleActionFail(f"workers must be at least 1, got {args['workers']}")
+        if args["processes"] < 0:
+            raise AnsibleActionFail(f"processes must be 0 (automatic) or more, got {args['processes']}")
         try:
             for library in LIBRARIES:
                 require(library)
@@ -89,6 +93,7 @@ class ActionModule(ActionBase):
             check_mode=bool(self._task.check_mode),
             want_diff=bool(self._task.diff),
             progress=progress if args["progress"] else None,
+            processes=args["processes"] or auto_processes(len(requests), args["workers"]),
         )
         failed = [name for name, host_result in hosts.items() if host_result.get("failed")]
         changed = [name for name, host_result in hosts.items() if host_result.get("changed")]

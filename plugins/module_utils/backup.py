@@ -10,10 +10,14 @@ unreachable device or an invalid output never replaces the previous good file.
 
 from __future__ import annotations
 
+import json
+import os
+import selectors
+import signal
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.cleaning import clean_output, unsaved_changes
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import PlatformCommands, platform_commands
@@ -136,6 +140,20 @@ def progress_line(done: int, total: int, name: str, result: Mapping[str, Any]) -
     return f"[{done}/{max(total, done)}] {name} {text}"
 
 
+# Below this many devices per process a second process costs more than it gains.
+DEVICES_PER_PROCESS = 50
+MAX_PROCESSES = 8
+
+
+def auto_processes(devices: int, workers: int) -> int:
+    """Processes for a batch: one per usable CPU core, at most 8, at least 50 devices and one thread each."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_PROCESSES, devices // DEVICES_PER_PROCESS, workers))
+
+
 def backup_batch(
     requests: Mapping[str, Union[BackupRequest, DeviceBackupInfo]],
     workers: int = 50,
@@ -143,6 +161,7 @@ def backup_batch(
     want_diff: bool = False,
     progress: Optional[ProgressHook] = None,
     fetch: Optional[Fetcher] = None,
+    processes: int = 1,
 ) -> Dict[str, Dict[str, Any]]:
     """Back up many devices in a thread pool; return each device's task result, in request order.
 
@@ -150,9 +169,17 @@ def backup_batch(
     built; it is reported as is. Device failures never raise: they are data in the results.
     ``progress`` is called in the calling thread, once per device, as each one finishes.
     Only ``backup_device()`` runs in the pool threads; it keeps no process-global state.
+
+    With ``processes`` > 1 the devices are dealt round-robin to that many forked child
+    processes, each with its own pool of ``workers / processes`` threads (so at most
+    ``workers`` sessions at once in all); results come back over a pipe as JSON. That uses
+    more than one CPU core, which one Python process cannot (the GIL). A child that dies
+    takes only its unreported devices with it: they fail with class ``other``.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+    if processes < 1:
+        raise ValueError(f"processes must be at least 1, got {processes}")
     results: Dict[str, Dict[str, Any]] = {}
     total = len(requests)
 
@@ -161,17 +188,145 @@ def backup_batch(
         if progress is not None:
             progress(len(results), total, name, result)
 
-    pending = {}
-    with ThreadPoolExecutor(max_workers=min(workers, max(1, total))) as pool:
-        for name, request in requests.items():
-            if isinstance(request, DeviceBackupInfo):
-                finished(name, task_result(request.to_dict()))
-            else:
-                pending[pool.submit(_guarded_backup, request, check_mode, want_diff, fetch)] = name
+    todo: List[Tuple[str, BackupRequest]] = []
+    for name, request in requests.items():
+        if isinstance(request, DeviceBackupInfo):
+            finished(name, task_result(request.to_dict()))
+        else:
+            todo.append((name, request))
+    processes = min(processes, len(todo))
+    if processes > 1 and hasattr(os, "fork"):
+        shards = [todo[index::processes] for index in range(processes)]
+        threads = max(1, -(-workers // processes))
+        _run_sharded(shards, threads, check_mode, want_diff, fetch, finished)
+    elif todo:
+        for name, result in _run_pool(todo, workers, check_mode, want_diff, fetch):
+            finished(name, result)
+    return {name: results[name] for name in requests}
+
+
+def _run_pool(
+    todo: Sequence[Tuple[str, BackupRequest]],
+    workers: int,
+    check_mode: bool,
+    want_diff: bool,
+    fetch: Optional[Fetcher],
+) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    """Back up the devices in a thread pool of this process; yield (name, task result) as each finishes."""
+    with ThreadPoolExecutor(max_workers=min(workers, max(1, len(todo)))) as pool:
+        pending = {pool.submit(_guarded_backup, request, check_mode, want_diff, fetch): name for name, request in todo}
         for future in as_completed(pending):
             outcome = future.result()
-            finished(pending[future], task_result(outcome.info.to_dict(), outcome.diffs))
-    return {name: results[name] for name in requests}
+            yield pending[future], task_result(outcome.info.to_dict(), outcome.diffs)
+
+
+def _run_sharded(
+    shards: Sequence[Sequence[Tuple[str, BackupRequest]]],
+    threads: int,
+    check_mode: bool,
+    want_diff: bool,
+    fetch: Optional[Fetcher],
+    finished: Callable[[str, Dict[str, Any]], None],
+) -> None:
+    """Back up each shard in a forked child; call finished() in this thread as each device's line arrives."""
+    children: Dict[int, Tuple[int, Sequence[Tuple[str, BackupRequest]]]] = {}
+    try:
+        for shard in shards:
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child; its results are checked through the parent
+                os.close(read_fd)
+                _child_main(write_fd, shard, threads, check_mode, want_diff, fetch)
+            os.close(write_fd)
+            children[read_fd] = (pid, shard)
+        _collect(children, finished)
+    except BaseException:
+        for pid, _shard in children.values():
+            _kill_quietly(pid)
+        raise
+    finally:
+        for read_fd, (pid, _shard) in children.items():
+            _close_quietly(read_fd)
+            _reap(pid)
+
+
+def _child_main(
+    write_fd: int,
+    shard: Sequence[Tuple[str, BackupRequest]],
+    threads: int,
+    check_mode: bool,
+    want_diff: bool,
+    fetch: Optional[Fetcher],
+) -> None:  # pragma: no cover - runs in a forked child
+    """Back up one shard and write one JSON line per device; never returns (os._exit)."""
+    code = 0
+    try:
+        with os.fdopen(write_fd, "w", encoding="utf-8") as out:
+            for name, result in _run_pool(shard, threads, check_mode, want_diff, fetch):
+                out.write(json.dumps({"name": name, "result": result}) + "\n")
+                out.flush()
+    except BaseException:  # noqa: BLE001 - the parent fails the devices this child did not report
+        code = 1
+    # No atexit handlers or finalizers: they belong to the parent (Ansible's queues, loggers).
+    os._exit(code)
+
+
+def _collect(
+    children: Mapping[int, Tuple[int, Sequence[Tuple[str, BackupRequest]]]],
+    finished: Callable[[str, Dict[str, Any]], None],
+) -> None:
+    """Read every child's lines until all pipes close; fail what a child left unreported."""
+    buffers = {read_fd: b"" for read_fd in children}
+    reported: Dict[int, set] = {read_fd: set() for read_fd in children}
+    with selectors.DefaultSelector() as selector:
+        for read_fd in children:
+            selector.register(read_fd, selectors.EVENT_READ)
+        open_fds = len(children)
+        while open_fds:
+            for key, _events in selector.select():
+                read_fd = key.fd
+                chunk = os.read(read_fd, 1 << 16)
+                if not chunk:
+                    selector.unregister(read_fd)
+                    open_fds -= 1
+                    continue
+                *lines, buffers[read_fd] = (buffers[read_fd] + chunk).split(b"\n")
+                for line in lines:
+                    item = json.loads(line)
+                    reported[read_fd].add(item["name"])
+                    finished(item["name"], item["result"])
+    for read_fd, (pid, shard) in children.items():
+        status = _reap(pid)
+        for name, request in shard:
+            if name not in reported[read_fd]:
+                info = failed_info(name, NautobotBackupError(f"backup worker process {pid} ended ({status}) first"))
+                info.device_ip = request.settings.host
+                finished(name, task_result(info.to_dict()))
+
+
+def _reap(pid: int) -> str:
+    """Wait for a child once; describe how it ended."""
+    try:
+        _pid, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return "already reaped"
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit status {os.WEXITSTATUS(status)}"
+
+
+def _kill_quietly(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def _guarded_backup(

@@ -12,7 +12,8 @@ version_added: 0.2.0
 description:
   - Does for every host of C(ansible_play_batch) exactly what M(netops.nautobot_backup.device_config_backup) does
     for one host (fetch, clean, validate, atomic write, same files, same per-device result), but from B(one)
-    Ansible worker process that backs the devices up in a pool of O(workers) threads. At hundreds of devices this
+    Ansible worker process that backs the devices up in a pool of O(workers) threads (shared out over O(processes)
+    forked processes when there are many devices). At hundreds of devices this
     avoids Ansible's per-host cost (a forked worker, variables and a result per host), which is larger than the
     backup itself; see C(docs/performance.md) in the collection.
   - B(Run it once.) The action bypasses the host loop, so the task runs for the first host of the batch only.
@@ -56,9 +57,24 @@ attributes:
     details: Runs once for the whole play batch; register it with C(run_once).
 options:
   workers:
-    description: Number of devices backed up at the same time (threads in the one worker process).
+    description:
+      - Number of devices backed up at the same time, in all (threads, shared out over O(processes)).
     type: int
     default: 50
+  processes:
+    description:
+      - Number of processes the devices are dealt to (round-robin), each with its own pool of
+        O(workers) / O(processes) threads. One Python process uses one CPU core at most, and SSH key exchange
+        and output handling are CPU work, so at hundreds of devices a second core shortens the backup (500 lab
+        devices on 2 cores, no Ansible: 5.0 s with one process, 4.3 s with two).
+      - V(0) picks one per usable CPU core, at most 8, and at most one per 50 devices (so below 100 devices
+        everything runs in the Ansible worker itself). V(1) never forks.
+      - The processes are forked from the Ansible worker and return each device's result over a pipe as JSON.
+        If one of them dies, only its unreported devices fail (class C(other)); the others keep their results.
+        A device whose file was written just before its process died is reported failed all the same: its file is
+        not committed by this run, and the next run commits it.
+    type: int
+    default: 0
   progress:
     description: Print one C([i/N] device ...) progress line as each device finishes.
     type: bool

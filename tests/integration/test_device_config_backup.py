@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 
@@ -64,6 +64,7 @@ BATCH_PLAYBOOK = """
         auth_timeout: 5
         read_timeout: "{{ read_timeout | default(15) }}"
         workers: "{{ workers | default(50) }}"
+        processes: "{{ processes | default(0) }}"
       register: backup
       run_once: true
 
@@ -90,7 +91,9 @@ class Runner:
         self.repo = tmp_path / "repo"
         self.repo.mkdir(exist_ok=True)
         self.playbook = tmp_path / f"backup_{mode}.yml"
-        self.playbook.write_text(BATCH_PLAYBOOK if mode == "batch" else PLAYBOOK, encoding="utf-8")
+        self.playbook.write_text(PLAYBOOK if mode == "per_host" else BATCH_PLAYBOOK, encoding="utf-8")
+        # "forked": the batch dealt out to 3 forked processes (below 100 devices it would not fork by itself).
+        self.defaults: Dict[str, Any] = {"processes": 3} if mode == "forked" else {}
         self.last: Any = None
 
     def run(self, hosts, host_vars: Optional[Dict[str, Dict[str, Any]]] = None, args=(), **extra) -> Dict[str, Any]:
@@ -101,7 +104,7 @@ class Runner:
         self.last = run_playbook(
             self.playbook,
             inventory,
-            extra_vars={"repo_dir": str(self.repo), "results_file": str(results), **extra},
+            extra_vars={"repo_dir": str(self.repo), "results_file": str(results), **self.defaults, **extra},
             args=args,
         )
         assert results.exists(), self.last.stdout + self.last.stderr
@@ -111,7 +114,7 @@ class Runner:
         return (self.repo / relative).read_bytes()
 
 
-@pytest.fixture(params=["per_host", "batch"])
+@pytest.fixture(params=["per_host", "batch", "forked"])
 def runner(request, lab, tmp_path):
     return Runner(lab, tmp_path, mode=request.param)
 
@@ -266,27 +269,33 @@ def _device_fields(result: Dict[str, Any]) -> Dict[str, Any]:
 def test_batch_gives_the_per_host_results_and_files(lab, tmp_path):
     """Same hosts, once per host and once in a batch: same DeviceBackupInfo per host, byte-identical files."""
     hosts = GOOD + ["ios-authfail", "ios-badstartup"]
-    for sub in ("per_host", "batch"):
+    for sub in ("per_host", "batch", "forked"):
         (tmp_path / sub).mkdir()
     per_host = Runner(lab, tmp_path / "per_host", mode="per_host")
-    batch = Runner(lab, tmp_path / "batch", mode="batch")
-    one, many = per_host.run(hosts), batch.run(hosts)
-    assert set(one) == set(many) == set(hosts)
-    for host in hosts:
-        assert _device_fields(many[host]) == _device_fields(one[host]), host
-        assert bool(many[host].get("failed")) is bool(one[host].get("failed")) is (host == "ios-authfail")
-        assert many[host]["msg"] == one[host]["msg"]
+    one = per_host.run(hosts)
     files = sorted(p.relative_to(per_host.repo) for p in per_host.repo.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(batch.repo) for p in batch.repo.rglob("*") if p.is_file())
-    for relative in files:
-        if "badstartup" not in str(relative):
-            assert per_host.file(str(relative)) == batch.file(str(relative)), relative
-    # A device failure is data: the batch task itself succeeded, and a progress line names each device.
-    assert batch.last.returncode == 0, batch.last.stdout
-    assert "ok=2" in batch.last.stdout and "failed=0" in batch.last.stdout
-    for host in hosts:
-        state = r"failed \(auth_failed\): .*authentication failed" if host == "ios-authfail" else r"ok \(changed\)"
-        assert re.search(rf"^\[\d/{len(hosts)}\] {host} {state}", batch.last.stdout, re.MULTILINE), host
+    # "forked": the same batch dealt out to 3 processes must give the same results and files.
+    order: List[str] = []
+    for mode in ("batch", "forked"):
+        batch = Runner(lab, tmp_path / mode, mode=mode)
+        many = batch.run(hosts)
+        order = order or list(many)
+        assert list(many) == order, mode  # the play batch's order, however the devices were shared out
+        assert set(one) == set(many) == set(hosts)
+        for host in hosts:
+            assert _device_fields(many[host]) == _device_fields(one[host]), (mode, host)
+            assert bool(many[host].get("failed")) is bool(one[host].get("failed")) is (host == "ios-authfail")
+            assert many[host]["msg"] == one[host]["msg"]
+        assert files == sorted(p.relative_to(batch.repo) for p in batch.repo.rglob("*") if p.is_file())
+        for relative in files:
+            if "badstartup" not in str(relative):
+                assert per_host.file(str(relative)) == batch.file(str(relative)), (mode, relative)
+        # A device failure is data: the batch task itself succeeded, and a progress line names each device.
+        assert batch.last.returncode == 0, batch.last.stdout
+        assert "ok=2" in batch.last.stdout and "failed=0" in batch.last.stdout
+        for host in hosts:
+            state = r"failed \(auth_failed\): .*authentication failed" if host == "ios-authfail" else r"ok \(changed\)"
+            assert re.search(rf"^\[\d/{len(hosts)}\] {host} {state}", batch.last.stdout, re.MULTILINE), host
 
 
 def test_batch_per_host_paths_and_commands_from_hostvars(batch):
@@ -317,8 +326,12 @@ def test_batch_limit_and_workers(batch):
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [({"workers": 0}, "workers must be at least 1"), ({"workers": "many"}, "workers")],
-    ids=["zero-workers", "bad-workers"],
+    [
+        ({"workers": 0}, "workers must be at least 1"),
+        ({"workers": "many"}, "workers"),
+        ({"processes": -1}, "processes must be 0 (automatic) or more"),
+    ],
+    ids=["zero-workers", "bad-workers", "negative-processes"],
 )
 def test_batch_invalid_arguments_fail_the_task(batch, lab, extra, message):
     lab.clear_log()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -10,6 +11,7 @@ import pytest
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (
     BackupRequest,
+    auto_processes,
     backup_batch,
     failed_info,
     progress_line,
@@ -164,3 +166,83 @@ def test_backup_batch_check_mode_and_diff(tmp_path):
 def test_backup_batch_rejects_zero_workers(tmp_path):
     with pytest.raises(ValueError, match="workers"):
         backup_batch({}, workers=0)
+
+
+def test_backup_batch_rejects_zero_processes(tmp_path):
+    with pytest.raises(ValueError, match="processes"):
+        backup_batch({}, processes=0)
+
+
+def _fetch_config(settings: ConnectionSettings, running: str, startup: Optional[str], enable: bool) -> FetchedConfigs:
+    if settings.host == "r05.lab":
+        raise DeviceError("authentication failed for netops", "auth_failed")
+    name = settings.host.split(".")[0]
+    return FetchedConfigs(running=CONFIG.format(name=name), startup=CONFIG.format(name=name))
+
+
+def test_backup_batch_in_forked_processes_matches_one_process(tmp_path):
+    names = [f"r{i:02d}" for i in range(12)]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "forked").mkdir()
+    one = backup_batch({n: _request(tmp_path / "one", n) for n in names}, workers=4, fetch=_fetch_config)
+    progress: List[tuple] = []
+    parent = os.getpid()
+    forked = backup_batch(
+        {n: _request(tmp_path / "forked", n) for n in names},
+        workers=4,
+        processes=3,
+        progress=lambda *args: progress.append((os.getpid(), *args)),
+        fetch=_fetch_config,
+    )
+    assert list(forked) == names
+    assert forked == one
+    assert forked["r05"]["failed"] and forked["r05"]["error_class"] == "auth_failed"
+    # The parent reports progress (children never print), once per device, counting up.
+    assert {p[0] for p in progress} == {parent}
+    assert [p[1] for p in progress] == list(range(1, 13)) and sorted(p[3] for p in progress) == names
+    for name in names:
+        one_file, forked_file = (tmp_path / sub / "backups" / f"{name}.running-config" for sub in ("one", "forked"))
+        assert one_file.exists() is forked_file.exists() is (name != "r05")
+        if name != "r05":
+            assert one_file.read_bytes() == forked_file.read_bytes()
+    # Every child was reaped.
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_backup_batch_a_dead_child_fails_only_its_unreported_devices(tmp_path):
+    names = [f"r{i:02d}" for i in range(6)]
+
+    def fetch(settings, running, startup, enable):
+        if settings.host == "r04.lab":
+            # Give the child's main thread time to send r00's and r02's results, then die mid-batch.
+            # (A device backed up but not yet reported when its process dies counts as failed.)
+            threading.Event().wait(1.0)
+            os._exit(7)
+        return _fetch_config(settings, running, startup, enable)
+
+    # 2 processes of 1 thread: the first child backs up r00, r02, then dies on r04; the second r01, r03, r05.
+    results = backup_batch({n: _request(tmp_path, n) for n in names}, workers=2, processes=2, fetch=fetch)
+    assert list(results) == names
+    assert not results["r00"].get("failed") and not results["r02"].get("failed")
+    dead = results["r04"]
+    assert dead["failed"] and dead["error_class"] == "other"
+    assert "exit status 7" in dead["error"] and dead["device_ip"] == "r04.lab"
+    assert "S3cret-pw" not in str(results)
+    # The other child's devices are unaffected: r05's own failure is its own (auth_failed), as data.
+    assert not results["r01"].get("failed") and not results["r03"].get("failed")
+    assert results["r05"]["error_class"] == "auth_failed"
+    assert (tmp_path / "backups" / "r02.running-config").exists()
+    assert not (tmp_path / "backups" / "r04.running-config").exists()
+
+
+def test_auto_processes_depends_on_devices_cores_and_workers(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3}, raising=False)
+    assert auto_processes(10, 50) == 1
+    assert auto_processes(99, 50) == 1
+    assert auto_processes(100, 50) == 2
+    assert auto_processes(500, 50) == 4
+    assert auto_processes(500, 3) == 3
+    assert auto_processes(0, 50) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(64)), raising=False)
+    assert auto_processes(10_000, 50) == 8
