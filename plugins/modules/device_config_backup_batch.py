@@ -66,12 +66,12 @@ options:
       - Number of processes the devices are dealt to (round-robin), each with its own pool of
         O(workers) / O(processes) threads. One Python process uses one CPU core at most, and SSH key exchange
         and output handling are CPU work, so at hundreds of devices a second core shortens the backup (500 lab
-        devices on 2 cores, no Ansible: 5.0 s with one process, 4.3 s with two).
+        devices on 2 cores without Ansible took 5.0 s with one process, 4.3 s with two).
       - V(0) picks one per usable CPU core, at most 8, and at most one per 50 devices (so below 100 devices
         everything runs in the Ansible worker itself). V(1) never forks.
       - The processes are forked from the Ansible worker and return each device's result over a pipe as JSON.
         If one of them dies, only its unreported devices fail (class C(other)); the others keep their results.
-        A device whose file was written just before its process died is reported failed all the same: its file is
+        A device whose file was written just before its process died is reported failed all the same; its file is
         not committed by this run, and the next run commits it.
     type: int
     default: 0
