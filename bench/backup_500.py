@@ -45,6 +45,8 @@ Variants (``--variants``, comma-separated; default ``a,b,c,c_nostartup``):
   ``ansible.builtin.fail`` on exactly those hosts, so they show up as failed in the recap.
 - ``d_bulk_poll``: ``d_bulk`` with ``internal_poll_interval = 0.05``: the controller polls
   for the one pending result 20 times a second instead of 1,000.
+- ``s_floor``: not a backup: one run-once ``ansible.builtin.debug`` task over the same inventory (no
+  device contact): what any ``ansible-playbook`` run of these hosts costs before it does anything.
 - ``e_floor``: not a backup: a per-host ``ansible.builtin.debug`` task (no device contact),
   i.e. what Ansible's per-host machinery alone costs for N hosts (expects no files).
 
@@ -385,6 +387,7 @@ class Variant:
     fail_task: bool = False
     startup_files: bool = False
     floor: bool = False
+    run_once: bool = False  # the task runs once (s_floor)
     playbook: bool = False  # the product's playbooks/backup.yml (Git remote, report)
     role: bool = False  # the backup_devices role alone
     extra_vars: Dict[str, Any] = field(default_factory=dict)
@@ -432,6 +435,14 @@ def variants(workers: int) -> Dict[str, Variant]:
             "per-host ansible.builtin.debug, no device contact: the per-host machinery alone",
             module="ansible.builtin.debug",
             floor=True,
+        ),
+        Variant(
+            "s_floor",
+            "ansible",
+            "one run-once ansible.builtin.debug, no device contact: ansible-playbook start-up and inventory alone",
+            module="ansible.builtin.debug",
+            floor=True,
+            run_once=True,
         ),
         Variant(
             "d_bulk",
@@ -527,7 +538,12 @@ def write_playbook(path: Path, variant: Variant, repo_dir: Path) -> None:
             "tasks": [
                 {
                     "name": "Back up",
-                    "ansible.builtin.import_role": {"name": "netops.nautobot_backup.backup_devices"},
+                    # As playbooks/backup.yml includes it (no per-host end-of-role step).
+                    "ansible.builtin.include_role": {
+                        "name": "netops.nautobot_backup.backup_devices",
+                        "public": True,
+                        "apply": {"run_once": True},
+                    },
                     "run_once": True,
                 },
                 {
@@ -541,6 +557,8 @@ def write_playbook(path: Path, variant: Variant, repo_dir: Path) -> None:
         return
     module_args = {"msg": "{{ inventory_hostname }}"} if variant.floor else {"repo_dir": str(repo_dir)}
     task: Dict[str, Any] = {"name": "Back up", variant.module: {**module_args, **variant.task_args}}
+    if variant.run_once:
+        task["run_once"] = True
     tasks: List[Dict[str, Any]] = [task]
     plays: List[Dict[str, Any]] = []
     if variant.proto:
