@@ -144,7 +144,8 @@ def assert_job_result(bed: AwxBed, result: JobResult, good: Sequence[str], faili
 def test_backup_job_as_awx_runs_it(awx):
     """A manual job: artifacts, per-host failures, set_stats, Git, write-back, and no secret anywhere."""
     before = awx.tree()
-    result = awx.job("job-101", GOOD + tuple(FAILING), verbosity=3).run()
+    # backup_processes 2: the batch shared out over forked processes, as from 100 devices on.
+    result = awx.job("job-101", GOOD + tuple(FAILING), verbosity=3, backup_processes=2).run()
     report = assert_job_result(awx, result, GOOD, FAILING)
     assert report["triggered_by"] == "manual"
     assert report["executed_by"] == "awx-operator"
@@ -174,7 +175,7 @@ def test_scheduled_job_is_triggered_by_schedule_and_unchanged_rerun_writes_nothi
 
 def test_machine_credential_as_awx_passes_it(awx):
     """AWX gives a Machine credential as `-u <user> --ask-pass --ask-become-pass` and answers the prompts."""
-    result = awx.job("job-301", GOOD[:2], machine_mode="prompt").run()
+    result = awx.job("job-301", GOOD[:2], machine_mode="prompt", backup_processes=2).run()
     assert_job_result(awx, result, GOOD[:2], {})
     awx.assert_no_secrets(result)
 
