@@ -228,18 +228,39 @@ def _run_sharded(
     fetch: Optional[Fetcher],
     finished: Callable[[str, Dict[str, Any]], None],
 ) -> None:
-    """Back up each shard in a forked child; call finished() in this thread as each device's line arrives."""
+    """Back up each shard in a forked child; call finished() in this thread as each device's line arrives.
+
+    When the system refuses a fork (process limit, memory), the shards left over are backed up
+    in this process after the children's, so every device is still backed up once.
+    """
     children: Dict[int, Tuple[int, Sequence[Tuple[str, BackupRequest]]]] = {}
+    unforked: List[Tuple[str, BackupRequest]] = []
     try:
         for shard in shards:
-            read_fd, write_fd = os.pipe()
-            pid = os.fork()
+            if unforked:
+                unforked.extend(shard)
+                continue
+            try:
+                read_fd, write_fd = os.pipe()
+            except OSError:
+                unforked.extend(shard)
+                continue
+            try:
+                pid = _fork()
+            except OSError:
+                os.close(read_fd)
+                os.close(write_fd)
+                unforked.extend(shard)
+                continue
             if pid == 0:  # pragma: no cover - the child; its results are checked through the parent
                 os.close(read_fd)
                 _child_main(write_fd, shard, threads, check_mode, want_diff, fetch)
             os.close(write_fd)
             children[read_fd] = (pid, shard)
         _collect(children, finished)
+        if unforked:
+            for name, result in _run_pool(unforked, threads, check_mode, want_diff, fetch):
+                finished(name, result)
     except BaseException:
         for pid, _shard in children.values():
             _kill_quietly(pid)
@@ -248,6 +269,11 @@ def _run_sharded(
         for read_fd, (pid, _shard) in children.items():
             _close_quietly(read_fd)
             _reap(pid)
+
+
+def _fork() -> int:
+    """os.fork(); a seam for the tests of a refused fork."""
+    return os.fork()
 
 
 def _child_main(

@@ -246,3 +246,23 @@ def test_auto_processes_depends_on_devices_cores_and_workers(monkeypatch):
     assert auto_processes(0, 50) == 1
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(64)), raising=False)
     assert auto_processes(10_000, 50) == 8
+
+
+def test_backup_batch_a_refused_fork_backs_up_the_rest_in_this_process(tmp_path, monkeypatch):
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils import backup as backup_module
+
+    real_fork, forks = os.fork, []
+
+    def fork_once() -> int:
+        if forks:
+            raise OSError(11, "Resource temporarily unavailable")
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(backup_module, "_fork", fork_once)
+    names = [f"r{i:02d}" for i in range(9)]
+    results = backup_batch({n: _request(tmp_path, n) for n in names}, workers=3, processes=3, fetch=_fetch_config)
+    assert list(results) == names
+    assert [n for n, r in results.items() if r.get("failed")] == ["r05"]
+    assert results["r05"]["error_class"] == "auth_failed"
+    assert len(list((tmp_path / "backups").glob("*.running-config"))) == 8
