@@ -33,6 +33,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo im
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import GitCommitStatus, GitStatus
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import backed_up_files
 
 # Documented in plugins/modules/git_commit_push.py (a unit test keeps the two in step). 'message' is a
 # reserved name for AnsibleModule, so the spec lives here, where the action plugin validates it.
@@ -45,6 +46,7 @@ ARGUMENT_SPEC: Dict[str, Any] = {
     "token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["NB_BACKUP_GIT_TOKEN"])},
     "ssh_key_file": {"type": "path", "no_log": False, "fallback": (env_fallback, ["NB_BACKUP_GIT_SSH_KEY_FILE"])},
     "files": {"type": "list", "elements": "str", "default": []},
+    "device_results": {"type": "raw"},
     "removed_files": {"type": "list", "elements": "str", "default": []},
     "message": {"type": "str", "default": DEFAULT_MESSAGE},
     "message_vars": {"type": "dict", "default": {}},
@@ -115,9 +117,17 @@ class ActionModule(ActionBase):
         check_mode = bool(self._task.check_mode)
         stamp = as_stamp(args.get("timestamp"))
         message_vars: Dict[str, Any] = dict(stamp)
+        files = list(args["files"])
+        if args.get("device_results") is not None:
+            try:
+                result_files, counts = backed_up_files(args["device_results"])
+            except TypeError as exc:
+                raise NautobotBackupError(f"device_results: {exc}") from exc
+            files.extend(result_files)
+            message_vars.update(counts)
         message_vars.update(args["message_vars"] or {})
         outcome = repo.publish(
-            files=args["files"],
+            files=files,
             removed_files=args["removed_files"],
             message=args["message"],
             message_vars=message_vars,

@@ -9,7 +9,7 @@ device failed or the push failed.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import write_if_changed
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import (
@@ -36,6 +36,37 @@ def device_info(name: str, result: Optional[Mapping[str, Any]]) -> DeviceBackupI
     if result.get("failed") and not fields.get("error"):
         fields["error"] = str(result.get("msg") or "the backup task failed")
     return DeviceBackupInfo(**fields)
+
+
+def backed_up_files(
+    device_results: Union[Mapping[str, Optional[Mapping[str, Any]]], Iterable[Optional[Mapping[str, Any]]]],
+) -> Tuple[List[str], Dict[str, int]]:
+    """The files a publish commits for a run's device results, and the counts for the commit message.
+
+    A device counts as backed up when its running config was saved; its running file, and its
+    startup file when that was saved too, are committed (running files first, in device order).
+    Accepts host name -> result (``backup_results``) or a list of results. Raises TypeError for
+    anything else.
+    """
+    if isinstance(device_results, Mapping):
+        results = list(device_results.values())
+    elif isinstance(device_results, (list, tuple)):
+        results = list(device_results)
+    else:
+        raise TypeError(f"device results must be a dict or a list, got {type(device_results).__name__}")
+    running: List[str] = []
+    startup: List[str] = []
+    for result in results:
+        if result is not None and not isinstance(result, Mapping):
+            raise TypeError(f"each device result must be a dict, got {type(result).__name__}")
+        if not result or not result.get("running_config_success"):
+            continue
+        if result.get("running_config_file"):
+            running.append(str(result["running_config_file"]))
+        if result.get("startup_config_success") and result.get("startup_config_file"):
+            startup.append(str(result["startup_config_file"]))
+    backed_up = sum(1 for result in results if result and result.get("running_config_success"))
+    return running + startup, {"devices_backed_up": backed_up, "devices_failed": len(results) - backed_up}
 
 
 def failed_hosts(device_results: Mapping[str, Optional[Mapping[str, Any]]]) -> Dict[str, str]:

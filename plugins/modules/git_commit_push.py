@@ -122,6 +122,16 @@ options:
     type: list
     elements: str
     default: []
+  device_results:
+    description:
+      - C(publish) only. The run's device results (C(DeviceBackupInfo) fields), as host name -> result (the
+        C(backup_results) of the backup_devices role) or as a list. The running config file of every device whose
+        running config was saved, and its startup config file when that was saved too, are added to O(files); the
+        message placeholders C({devices_backed_up}) and C({devices_failed}) are set from them (O(message_vars) can
+        still override them).
+      - Computed here rather than in Jinja, so that a run of thousands of devices does not pass its results through
+        templating several times.
+    type: raw
   removed_files:
     description:
       - C(publish) only. Paths deleted by the run, staged as removals. They must no longer exist on disk.

@@ -33,6 +33,7 @@ OPTIONS = [
     "token",
     "ssh_key_file",
     "files",
+    "device_results",
     "removed_files",
     "message",
     "message_vars",
@@ -212,6 +213,31 @@ def test_empty_remote_first_publish_creates_main(runner: Runner, git_remotes: Gi
     assert branches(git_remotes.empty_remote) == ["main"]
     assert log(git_remotes.empty_remote) == ["Config backup 20240501_213000: 1 files changed"]
     assert show(git_remotes.empty_remote, "backups/r1.running-config") == "hostname r1\n"
+
+
+def test_device_results_pick_the_saved_files_and_fill_the_message(runner: Runner, git_remotes: GitRemotes) -> None:
+    repo_dir = git_remotes.workdir / "checkout"
+    common = {"repo_dir": str(repo_dir), "repo_url": git_remotes.file_url}
+    assert not runner.run(mode="prepare", **common).get("failed")
+    write(repo_dir, {"b/r1.run": "hostname r1\n", "b/r1.start": "hostname r1\n", "b/r2.run": "hostname r2\n",
+                     "b/stray.txt": "not from this run\n"})
+    results = {
+        "r1": {"running_config_success": True, "running_config_file": "b/r1.run",
+               "startup_config_success": True, "startup_config_file": "b/r1.start"},
+        "r2": {"running_config_success": True, "running_config_file": "b/r2.run", "startup_config_success": False},
+        "r3": {"running_config_success": False, "error": "authentication failed", "error_class": "auth_failed"},
+    }
+    message = "Config backup {timestamp}: {devices_backed_up} ok, {devices_failed} failed"
+    bad = runner.run(mode="publish", device_results="r1", message=message, **common)
+    assert bad["failed"] and "device_results: device results must be a dict or a list" in bad["msg"], bad
+    assert log(git_remotes.seeded_remote) == ["Initial commit"]
+    published = runner.run(
+        mode="publish", device_results=results, message=message, timestamp="20240501_213000", **common
+    )
+    assert published["git_commit_status"]["pushed"] is True, published
+    assert sorted(published["changed_files"]) == ["b/r1.run", "b/r1.start", "b/r2.run"]
+    assert ls_tree(git_remotes.seeded_remote) == ["README.md", "b/r1.run", "b/r1.start", "b/r2.run"]
+    assert log(git_remotes.seeded_remote)[0] == "Config backup 20240501_213000: 2 ok, 1 failed"
 
 
 def test_missing_branch_is_created(runner: Runner, git_remotes: GitRemotes) -> None:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import (
+    backed_up_files,
     build_run_result,
     device_info,
     failed_hosts,
@@ -82,3 +83,26 @@ def test_failed_hosts_names_exactly_the_failed_hosts_with_class_and_error():
         "h3": "other: no backup result for this device",
         "h4": "other: the running configuration was not backed up",
     }
+
+
+def test_backed_up_files_and_counts_from_results_by_host_or_list():
+    results = {
+        "r1": {"running_config_success": True, "running_config_file": "b/r1.run",
+               "startup_config_success": True, "startup_config_file": "b/r1.start"},
+        "r2": {"running_config_success": True, "running_config_file": "b/r2.run",
+               "startup_config_success": False, "startup_config_file": None},
+        "r3": {"running_config_success": False, "error": "auth", "running_config_file": None},
+        "r4": {},
+        "r5": None,
+    }
+    files, counts = backed_up_files(results)
+    assert files == ["b/r1.run", "b/r2.run", "b/r1.start"]
+    assert counts == {"devices_backed_up": 2, "devices_failed": 3}
+    assert backed_up_files(list(results.values())) == (files, counts)
+    assert backed_up_files({}) == ([], {"devices_backed_up": 0, "devices_failed": 0})
+
+
+@pytest.mark.parametrize("bad", ["r1", 3, {"r1": "ok"}, ["x"]])
+def test_backed_up_files_refuses_what_is_not_results(bad):
+    with pytest.raises(TypeError, match="must be a dict"):
+        backed_up_files(bad)
