@@ -29,6 +29,7 @@ ARGUMENT_SPEC: Dict[str, Any] = {
     "commit_date": {"type": "str"},
     "report_path": {"type": "path"},
     "fail_on_error": {"type": "bool", "default": True},
+    "stats_key": {"type": "str"},
 }
 
 
@@ -76,6 +77,11 @@ class ActionModule(ActionBase):
             failed_hosts=failed_hosts(device_results),
             push_failed=run.git_commit_status.failed,
         )
+        if args["stats_key"]:
+            # What ansible.builtin.set_stats returns (per_host false, aggregate true): the strategy
+            # records it as custom stats for the play recap and ansible-runner's artifacts (AWX).
+            stats = {args["stats_key"]: result["report"]}
+            result["ansible_stats"] = {"data": stats, "per_host": False, "aggregate": True}
         if args["fail_on_error"] and not run.success:
             result.update(failed=True, msg=" / ".join(lines[:1] + [line.strip() for line in lines[1:4]]))
         else:

@@ -73,6 +73,13 @@ options:
     description: Fail the task when the run did not succeed.
     type: bool
     default: true
+  stats_key:
+    description:
+      - Also publish the report as this custom stat, exactly as C(ansible.builtin.set_stats) with C(per_host=false)
+        would (the play recap with C(show_custom_stats), and the job artifacts of AWX / ansible-runner).
+      - Saves a separate C(set_stats) task that would pass the whole report, every device included, through
+        templating once more.
+    type: str
 seealso:
   - module: netops.nautobot_backup.device_config_backup
 author:
