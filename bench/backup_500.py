@@ -538,12 +538,8 @@ def write_playbook(path: Path, variant: Variant, repo_dir: Path) -> None:
             "tasks": [
                 {
                     "name": "Back up",
-                    # As playbooks/backup.yml includes it (no per-host end-of-role step).
-                    "ansible.builtin.include_role": {
-                        "name": "netops.nautobot_backup.backup_devices",
-                        "public": True,
-                        "apply": {"run_once": True},
-                    },
+                    # As playbooks/backup.yml imports it.
+                    "ansible.builtin.import_role": {"name": "netops.nautobot_backup.backup_devices"},
                     "run_once": True,
                 },
                 {
