@@ -171,8 +171,9 @@ def backup_batch(
     Only ``backup_device()`` runs in the pool threads; it keeps no process-global state.
 
     With ``processes`` > 1 the devices are dealt round-robin to that many forked child
-    processes, each with its own pool of ``workers / processes`` threads (so at most
-    ``workers`` sessions at once in all); results come back over a pipe as JSON. That uses
+    processes, each with its own pool of ``workers // processes`` threads (at least one; so
+    at most ``workers`` sessions at once in all, unless there are more processes than
+    workers); results come back over a pipe as JSON. That uses
     more than one CPU core, which one Python process cannot (the GIL). A child that dies
     takes only its unreported devices with it: they fail with class ``other``.
     """
@@ -197,7 +198,7 @@ def backup_batch(
     processes = min(processes, len(todo))
     if processes > 1 and hasattr(os, "fork"):
         shards = [todo[index::processes] for index in range(processes)]
-        threads = max(1, -(-workers // processes))
+        threads = max(1, workers // processes)
         _run_sharded(shards, threads, check_mode, want_diff, fetch, finished)
     elif todo:
         for name, result in _run_pool(todo, workers, check_mode, want_diff, fetch):

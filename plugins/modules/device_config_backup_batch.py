@@ -64,9 +64,10 @@ options:
   processes:
     description:
       - Number of processes the devices are dealt to (round-robin), each with its own pool of
-        O(workers) / O(processes) threads. One Python process uses one CPU core at most, and SSH key exchange
-        and output handling are CPU work, so at hundreds of devices a second core shortens the backup (500 lab
-        devices on 2 cores without Ansible took 5.0 s with one process, 4.3 s with two).
+        O(workers) / O(processes) threads (rounded down, at least one). One Python process uses one CPU core at
+        most, and SSH key exchange and output handling are CPU work, so at hundreds of devices a second core
+        shortens the backup (500 lab devices on 2 cores without Ansible took 5.0 s with one process, 4.3 s with
+        two).
       - V(0) picks one per usable CPU core, at most 8, and at most one per 50 devices (so below 100 devices
         everything runs in the Ansible worker itself). V(1) never forks.
       - The processes are forked from the Ansible worker and return each device's result over a pipe as JSON.
