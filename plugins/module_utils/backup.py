@@ -263,13 +263,15 @@ def _run_sharded(
             for name, result in _run_pool(unforked, threads, check_mode, want_diff, fetch):
                 finished(name, result)
     except BaseException:
+        # _collect reaps the children on the normal path; here they are stopped and reaped.
         for pid, _shard in children.values():
             _kill_quietly(pid)
+        for pid, _shard in children.values():
+            _reap(pid)
         raise
     finally:
-        for read_fd, (pid, _shard) in children.items():
+        for read_fd in children:
             _close_quietly(read_fd)
-            _reap(pid)
 
 
 def _fork() -> int:

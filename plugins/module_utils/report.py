@@ -56,16 +56,17 @@ def backed_up_files(
         raise TypeError(f"device results must be a dict or a list, got {type(device_results).__name__}")
     running: List[str] = []
     startup: List[str] = []
+    backed_up = 0
     for result in results:
         if result is not None and not isinstance(result, Mapping):
             raise TypeError(f"each device result must be a dict, got {type(result).__name__}")
         if not result or not result.get("running_config_success"):
             continue
+        backed_up += 1
         if result.get("running_config_file"):
             running.append(str(result["running_config_file"]))
         if result.get("startup_config_success") and result.get("startup_config_file"):
             startup.append(str(result["startup_config_file"]))
-    backed_up = sum(1 for result in results if result and result.get("running_config_success"))
     return running + startup, {"devices_backed_up": backed_up, "devices_failed": len(results) - backed_up}
 
 
