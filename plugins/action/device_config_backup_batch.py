@@ -22,7 +22,6 @@ from ansible_collections.netops.nautobot_backup.plugins.action.device_config_bac
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (
     BackupRequest,
-    auto_processes,
     backup_batch,
     failed_info,
     progress_line,
@@ -31,6 +30,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup impo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import auto_processes
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import cli_credentials
 
 display = Display()

@@ -10,10 +10,7 @@ unreachable device or an invalid output never replaces the previous good file.
 
 from __future__ import annotations
 
-import json
 import os
-import selectors
-import signal
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +22,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors impo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import read_text, write_if_changed
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp, confine, device_paths
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import run_sharded
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
     ConnectionSettings,
     FetchedConfigs,
@@ -140,20 +138,6 @@ def progress_line(done: int, total: int, name: str, result: Mapping[str, Any]) -
     return f"[{done}/{max(total, done)}] {name} {text}"
 
 
-# Below this many devices per process a second process costs more than it gains.
-DEVICES_PER_PROCESS = 50
-MAX_PROCESSES = 8
-
-
-def auto_processes(devices: int, workers: int) -> int:
-    """Processes for a batch: one per usable CPU core, at most 8, at least 50 devices and one thread each."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_PROCESSES, devices // DEVICES_PER_PROCESS, workers))
-
-
 def backup_batch(
     requests: Mapping[str, Union[BackupRequest, DeviceBackupInfo]],
     workers: int = 50,
@@ -199,7 +183,7 @@ def backup_batch(
     if processes > 1 and hasattr(os, "fork"):
         shards = [todo[index::processes] for index in range(processes)]
         threads = max(1, workers // processes)
-        _run_sharded(shards, threads, check_mode, want_diff, fetch, finished)
+        run_sharded(shards, lambda shard: _run_pool(shard, threads, check_mode, want_diff, fetch), finished, _lost)
     elif todo:
         for name, result in _run_pool(todo, workers, check_mode, want_diff, fetch):
             finished(name, result)
@@ -221,141 +205,11 @@ def _run_pool(
             yield pending[future], task_result(outcome.info.to_dict(), outcome.diffs)
 
 
-def _run_sharded(
-    shards: Sequence[Sequence[Tuple[str, BackupRequest]]],
-    threads: int,
-    check_mode: bool,
-    want_diff: bool,
-    fetch: Optional[Fetcher],
-    finished: Callable[[str, Dict[str, Any]], None],
-) -> None:
-    """Back up each shard in a forked child; call finished() in this thread as each device's line arrives.
-
-    When the system refuses a fork (process limit, memory), the shards left over are backed up
-    in this process after the children's, so every device is still backed up once.
-    """
-    children: Dict[int, Tuple[int, Sequence[Tuple[str, BackupRequest]]]] = {}
-    unforked: List[Tuple[str, BackupRequest]] = []
-    try:
-        for shard in shards:
-            if unforked:
-                unforked.extend(shard)
-                continue
-            try:
-                read_fd, write_fd = os.pipe()
-            except OSError:
-                unforked.extend(shard)
-                continue
-            try:
-                pid = _fork()
-            except OSError:
-                os.close(read_fd)
-                os.close(write_fd)
-                unforked.extend(shard)
-                continue
-            if pid == 0:  # pragma: no cover - the child; its results are checked through the parent
-                os.close(read_fd)
-                _child_main(write_fd, shard, threads, check_mode, want_diff, fetch)
-            os.close(write_fd)
-            children[read_fd] = (pid, shard)
-        _collect(children, finished)
-        if unforked:
-            for name, result in _run_pool(unforked, threads, check_mode, want_diff, fetch):
-                finished(name, result)
-    except BaseException:
-        # _collect reaps the children on the normal path; here they are stopped and reaped.
-        for pid, _shard in children.values():
-            _kill_quietly(pid)
-        for pid, _shard in children.values():
-            _reap(pid)
-        raise
-    finally:
-        for read_fd in children:
-            _close_quietly(read_fd)
-
-
-def _fork() -> int:
-    """os.fork(); a seam for the tests of a refused fork."""
-    return os.fork()
-
-
-def _child_main(
-    write_fd: int,
-    shard: Sequence[Tuple[str, BackupRequest]],
-    threads: int,
-    check_mode: bool,
-    want_diff: bool,
-    fetch: Optional[Fetcher],
-) -> None:  # pragma: no cover - runs in a forked child
-    """Back up one shard and write one JSON line per device; never returns (os._exit)."""
-    code = 0
-    try:
-        with os.fdopen(write_fd, "w", encoding="utf-8") as out:
-            for name, result in _run_pool(shard, threads, check_mode, want_diff, fetch):
-                out.write(json.dumps({"name": name, "result": result}) + "\n")
-                out.flush()
-    except BaseException:  # noqa: BLE001 - the parent fails the devices this child did not report
-        code = 1
-    # No atexit handlers or finalizers: they belong to the parent (Ansible's queues, loggers).
-    os._exit(code)
-
-
-def _collect(
-    children: Mapping[int, Tuple[int, Sequence[Tuple[str, BackupRequest]]]],
-    finished: Callable[[str, Dict[str, Any]], None],
-) -> None:
-    """Read every child's lines until all pipes close; fail what a child left unreported."""
-    buffers = {read_fd: b"" for read_fd in children}
-    reported: Dict[int, set] = {read_fd: set() for read_fd in children}
-    with selectors.DefaultSelector() as selector:
-        for read_fd in children:
-            selector.register(read_fd, selectors.EVENT_READ)
-        open_fds = len(children)
-        while open_fds:
-            for key, _events in selector.select():
-                read_fd = key.fd
-                chunk = os.read(read_fd, 1 << 16)
-                if not chunk:
-                    selector.unregister(read_fd)
-                    open_fds -= 1
-                    continue
-                *lines, buffers[read_fd] = (buffers[read_fd] + chunk).split(b"\n")
-                for line in lines:
-                    item = json.loads(line)
-                    reported[read_fd].add(item["name"])
-                    finished(item["name"], item["result"])
-    for read_fd, (pid, shard) in children.items():
-        status = _reap(pid)
-        for name, request in shard:
-            if name not in reported[read_fd]:
-                info = failed_info(name, NautobotBackupError(f"backup worker process {pid} ended ({status}) first"))
-                info.device_ip = request.settings.host
-                finished(name, task_result(info.to_dict()))
-
-
-def _reap(pid: int) -> str:
-    """Wait for a child once; describe how it ended."""
-    try:
-        _pid, status = os.waitpid(pid, 0)
-    except ChildProcessError:
-        return "already reaped"
-    if os.WIFSIGNALED(status):
-        return f"signal {os.WTERMSIG(status)}"
-    return f"exit status {os.WEXITSTATUS(status)}"
-
-
-def _kill_quietly(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except OSError:
-        pass
-
-
-def _close_quietly(fd: int) -> None:
-    try:
-        os.close(fd)
-    except OSError:
-        pass
+def _lost(name: str, request: BackupRequest, why: str) -> Dict[str, Any]:
+    """The task result of a device whose backup process ended before reporting it."""
+    info = failed_info(name, NautobotBackupError(f"backup worker process {why} first"))
+    info.device_ip = request.settings.host
+    return task_result(info.to_dict())
 
 
 def _guarded_backup(

@@ -11,7 +11,6 @@ import pytest
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (
     BackupRequest,
-    auto_processes,
     backup_batch,
     failed_info,
     progress_line,
@@ -19,6 +18,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup impo
     task_result,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import auto_processes
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
     ConnectionSettings,
     DeviceError,
@@ -249,7 +249,7 @@ def test_auto_processes_depends_on_devices_cores_and_workers(monkeypatch):
 
 
 def test_backup_batch_a_refused_fork_backs_up_the_rest_in_this_process(tmp_path, monkeypatch):
-    from ansible_collections.netops.nautobot_backup.plugins.module_utils import backup as backup_module
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils import process_pool
 
     real_fork, forks = os.fork, []
 
@@ -259,7 +259,7 @@ def test_backup_batch_a_refused_fork_backs_up_the_rest_in_this_process(tmp_path,
         forks.append(1)
         return real_fork()
 
-    monkeypatch.setattr(backup_module, "_fork", fork_once)
+    monkeypatch.setattr(process_pool, "_fork", fork_once)
     names = [f"r{i:02d}" for i in range(9)]
     results = backup_batch({n: _request(tmp_path, n) for n in names}, workers=3, processes=3, fetch=_fetch_config)
     assert list(results) == names
