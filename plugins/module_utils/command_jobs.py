@@ -5,20 +5,30 @@
 The template is Jinja, rendered here in a sandbox with two names: ``nautobot`` (the host's
 facts from the inventory) and ``job_parameters``. Values from Nautobot are data: they are
 passed to the template as variables and never parsed as Jinja themselves, so a device
-description containing ``{{ ... }}`` is printed as it is, never executed. Each non-empty
-line of the result is one command. A template that fails to render, or renders to no
-command, is a clear per-device error raised before the device is contacted. Outputs can be
-written into the backup checkout under a path template (the paths engine of
-``paths.render_path``) for the publish step to commit.
+description containing ``{{ ... }}`` is printed as it is, never executed. Only the template's
+own line breaks separate commands: each non-empty line of the result is one command, and a
+value that an expression (``{{ ... }}``) inserts must hold no line break or other control
+character (command_lines), or the device fails before it is contacted. A macro's output (the
+template's own text around values that were checked) may span lines. A template that fails
+to render, or renders to no command, is a clear per-device error raised before the device is
+contacted. Outputs can be written into the backup checkout under a path template (the paths
+engine of ``paths.render_path``) for the publish step to commit.
 """
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_lines import (
+    UnsafeCommandError,
+    check_command_line,
+    describe_character,
+    unsafe_character,
+)
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import platform_commands
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import write_if_changed
@@ -33,9 +43,12 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.validation 
 
 if has_library("jinja2"):
     from jinja2 import StrictUndefined, TemplateError
+    from jinja2.runtime import Macro
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 else:  # pragma: no cover - jinja2 comes with ansible-core; require("jinja2") raises first
-    ImmutableSandboxedEnvironment = StrictUndefined = None
+    ImmutableSandboxedEnvironment = object
+    StrictUndefined = None
+    Macro = type("Macro", (), {})
     TemplateError = type("TemplateError", (Exception,), {})
 
 DEFAULT_OUTPUT_PATH_TEMPLATE = "commands/{device_name}.txt"
@@ -46,22 +59,113 @@ class CommandTemplateError(NautobotBackupError):
     """The command template did not render, or rendered to no command."""
 
 
+class _UnsafeValue(Exception):
+    """Raised inside the sandbox when an expression's value holds a character that would split a command."""
+
+    def __init__(self, text: str, char: str) -> None:
+        self.text = text
+        self.char = char
+        super().__init__(describe_character(char))
+
+
+class _TemplateText(str):
+    """A macro's output: the template's own text with every inserted value already checked."""
+
+
+def _checked_value(value: Any) -> Any:
+    """The sandbox's finalize: refuse an expression value that would add a command line or a control key."""
+    text = value if isinstance(value, str) else str(value)
+    if isinstance(value, _TemplateText):
+        return value
+    char = unsafe_character(text)
+    if char is not None:
+        raise _UnsafeValue(text, char)
+    return value
+
+
+class _CommandEnvironment(ImmutableSandboxedEnvironment):  # type: ignore[misc,valid-type]
+    """The sandbox for command templates: every ``{{ }}`` value is checked, macro output is the template's own."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, finalize=_checked_value
+        )
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """Call as the sandbox does; mark what a macro (or caller()) returns as template text."""
+        result = super().call(__context, __obj, *args, **kwargs)
+        return _TemplateText(result) if isinstance(__obj, Macro) and isinstance(result, str) else result
+
+
 def render_commands(
     template: str, facts: Optional[Mapping[str, Any]], job_parameters: Optional[Mapping[str, Any]], device: str
 ) -> List[str]:
-    """Render template for one device and return its non-empty lines (stripped), one command each."""
+    """Render template for one device and return its non-empty lines (stripped of spaces), one command each.
+
+    Lines are split at the template's own line breaks only. Raises CommandTemplateError (the device
+    is then never contacted) when the template does not render, renders to no command, or when an
+    inserted value or a resulting line holds a line break or another control character.
+    """
     if not isinstance(template, str) or not template.strip():
         raise CommandTemplateError(f"{device}: no command template was given")
     require("jinja2")
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    data = {"nautobot": dict(facts or {}), "job_parameters": dict(job_parameters or {})}
     try:
-        text = env.from_string(template).render(nautobot=dict(facts or {}), job_parameters=dict(job_parameters or {}))
+        text = _CommandEnvironment().from_string(template).render(**data)
+    except _UnsafeValue as exc:
+        source = _value_source(exc.text, exc.char, data)
+        raise CommandTemplateError(
+            f"{device}: {source} contains {describe_character(exc.char)}; a value inserted into the command template "
+            "must not hold line breaks or other control characters (only the template's own lines are commands). "
+            "The device was not contacted."
+        ) from None
     except TemplateError as exc:
         raise CommandTemplateError(f"{device}: the command template failed to render: {exc}") from exc
-    commands = [line.strip() for line in text.splitlines() if line.strip()]
+    commands = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        command = line.strip(" \t")
+        if not command:
+            continue
+        try:
+            check_command_line(command, f"line {number} of the rendered command template")
+        except UnsafeCommandError as exc:
+            raise CommandTemplateError(f"{device}: {exc}") from None
+        commands.append(command)
     if not commands:
         raise CommandTemplateError(f"{device}: the command template rendered to no command (only blank lines)")
     return commands
+
+
+def _value_source(text: str, char: str, data: Mapping[str, Any]) -> str:
+    """Name the variable an unsafe value came from (e.g. ``the value of nautobot.serial``), without its content."""
+    exact, partial, holders = [], [], []
+    folded = text.casefold()
+    for path, value in _strings(data, ""):
+        if char not in value:
+            continue
+        holders.append(path)
+        if value == text:
+            exact.append(path)
+        elif value in text or text in value or value.casefold() in folded or folded in value.casefold():
+            partial.append(path)
+    found = exact or partial
+    if found:
+        return f"the value of {found[0]}"
+    if len(holders) == 1:
+        return f"a value an expression inserts (probably from {holders[0]})"
+    return "a value an expression inserts"
+
+
+def _strings(value: Any, path: str, depth: int = 0) -> Iterator[Tuple[str, str]]:
+    """Yield (dotted path, string) for every string in nested dicts and lists (bounded depth)."""
+    if isinstance(value, str):
+        yield path, value
+    elif depth < 12 and isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}" if path else str(key), depth + 1)
+    elif depth < 12 and isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]", depth + 1)
 
 
 @dataclass
@@ -92,7 +196,13 @@ def device_info(request: CommandsRequest, job_type: str, **fields: Any) -> Devic
 
 
 def execute(request: CommandsRequest, commands: Sequence[str], run: Optional[Runner] = None) -> List[CommandOutput]:
-    """Run commands on the device (enable mode where the platform's backup needs it); raise DeviceError."""
+    """Run commands on the device (enable mode where the platform's backup needs it); raise DeviceError.
+
+    Every command is checked for line breaks and control characters first (defence in depth:
+    the device is not contacted when one holds any).
+    """
+    for number, command in enumerate(commands, start=1):
+        check_command_line(command, f"command {number}")
     enable = platform_commands(request.settings.device_type).enable
     pairs = (run or run_commands)(request.settings, list(commands), enable)
     return [CommandOutput(command=command, output=request.settings.scrub(output)) for command, output in pairs]
@@ -125,18 +235,38 @@ def run_device_commands(
             error=str(exc),
             error_class=getattr(exc, "failure_class", "other"),
         )
+    except Exception as exc:  # noqa: BLE001 - one device's unexpected error (a bug) must not stop the others
+        return unexpected_failure(request, "run_commands", exc, commands=commands)
     return device_info(
         request, "run_commands", commands=commands, outputs=outputs, output_file=output_file, changed=changed
     )
 
 
+def unexpected_failure(request: CommandsRequest, job_type: str, exc: BaseException, **fields: Any) -> DeviceJobInfo:
+    """The result of a device whose job raised an unexpected error: class ``other``, its type and place only.
+
+    The exception's own text is left out: it may quote what the device printed.
+    """
+    return device_info(request, job_type, error=unexpected_error_message(exc), error_class="other", **fields)
+
+
+def unexpected_error_message(exc: BaseException) -> str:
+    """Describe an unexpected exception by type and where it was raised (file:line in function), never its text."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    if frames:
+        last = frames[-1]
+        where = f" at {Path(last.filename).name}:{last.lineno} in {last.name}()"
+    return f"unexpected {type(exc).__name__}{where} (a bug: please report it with the -vvv output)"
+
+
 def rejected_commands(outputs: Sequence[CommandOutput]) -> List[str]:
-    """Describe each command whose output is a device error message (the backup's error markers)."""
+    """Describe each command whose output is a device error message (by marker and line, never the output)."""
     rejected = []
     for item in outputs:
-        problem = _error_line(item.output.splitlines())
+        problem = _error_line(item.output.split("\n"))
         if problem:
-            rejected.append(f"'{item.command}' ({problem[0]}: {problem[1]})")
+            rejected.append(f"'{item.command}' (output line {problem[1]} matches the error marker '{problem[0]}')")
     return rejected
 
 

@@ -13,7 +13,8 @@ Per platform (netmiko device type), one command and its parser:
 
 An interface whose input or output drops exceed the threshold is flagged, and the device
 fails with a message naming those interfaces. A platform outside this table, or output the
-parser cannot read, is a per-device error.
+parser cannot read, is a per-device error. The commands are this table's constants: no
+Nautobot value or job parameter reaches them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_job
     Runner,
     device_info,
     execute,
+    unexpected_failure,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import (
     UnsupportedPlatformError,
@@ -100,7 +102,8 @@ def _records(parser: QueueParser, platform: str, output: str) -> List[Dict[str, 
         fsm = textfsm.TextFSM(io.StringIO(parser.template))
         return [dict(zip((h.lower() for h in fsm.header), row, strict=True)) for row in fsm.ParseText(output)]
     except textfsm.TextFSMError as exc:
-        raise QueueParseError(f"cannot parse '{parser.command}' output: {str(exc).splitlines()[0]}") from exc
+        # TextFSM's message quotes the input line it stopped at: device output stays out of messages.
+        raise QueueParseError(f"cannot parse the output of '{parser.command}' with its TextFSM template") from exc
 
 
 def _count(value: Any) -> int:
@@ -151,6 +154,8 @@ def check_device_queues(request: CommandsRequest, threshold: int, run: Optional[
             error_class=getattr(exc, "failure_class", "other"),
             **fields,
         )
+    except Exception as exc:  # noqa: BLE001 - one device's unexpected error (a bug) must not stop the others
+        return unexpected_failure(request, "check_queues", exc, commands=list(commands), **fields)
     flagged = [item.interface for item in interfaces if item.over_threshold]
     # The parsed counters are the result; the raw 'show interfaces' text (hundreds of lines) is left out.
     fields.update(commands=list(commands), interfaces=interfaces, flagged_interfaces=flagged)

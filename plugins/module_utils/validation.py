@@ -17,7 +17,9 @@ the raw output, when given) against rules that each name one way real devices fa
 - ``unbalanced_braces``: a curly-brace (Junos) configuration with unclosed blocks.
 
 Each failure raises InvalidOutputError (failure class ``invalid_output``) whose
-message names the command, the rule and what was found.
+message names the command, the rule and the line number (of the cleaned text, or of the
+raw output for a pager prompt), never the content of a line: a configuration carries
+secrets (SNMP communities, keys), and messages go to logs, reports and AWX job events.
 """
 
 from __future__ import annotations
@@ -99,25 +101,31 @@ def validate_config(text: str, commands: PlatformCommands, kind: str = "running"
 
 
 def _problem(text: str, commands: PlatformCommands, raw: Optional[str]) -> Optional[Tuple[str, str]]:
-    """Return (rule, detail) for the first rule text breaks, or None when it passes."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    """Return (rule, detail) for the first rule text breaks, or None when it passes (details quote no line)."""
+    all_lines = text.split("\n")
+    lines = [line for line in all_lines if line.strip()]
     if not lines:
         return "empty", "the device returned no configuration (empty output)"
-    for source in (raw, text):
+    for name, source in (("raw output", raw), ("output", text)):
         found = PAGER.search(source or "")
         if found:
+            number = (source or "").count("\n", 0, found.start()) + 1
             return "pager", (
-                f"the output stopped at a pager prompt {found.group(0).strip()!r}: paging was not disabled "
-                "(terminal length 0 / set cli screen-length 0 failed or was not sent)"
+                f"line {number} of the {name} is a pager prompt: the output stopped there, paging was not "
+                "disabled (terminal length 0 / set cli screen-length 0 failed or was not sent)"
             )
-    error = _error_line(lines)
+    error = _error_line(all_lines)
     if error is not None:
-        return "error_message", f"the device printed an error ({error[0]}) instead of a configuration: {error[1]!r}"
+        return "error_message", (
+            f"line {error[1]} matches the error marker '{error[0]}': the device printed an error instead of a "
+            "configuration"
+        )
     if len(lines) < commands.min_lines:
         return "too_short", f"only {len(lines)} non-empty line(s), fewer than the minimum of {commands.min_lines}"
     if commands.end_marker and not re.fullmatch(commands.end_marker, lines[-1].strip()):
+        last = max(index for index, line in enumerate(all_lines) if line.strip()) + 1
         return "no_end_marker", (
-            f"the last line is {lines[-1].strip()[:80]!r}, not the end marker {commands.end_marker!r}: "
+            f"the last line (line {last}) does not match the end marker {commands.end_marker!r}: "
             "the output is truncated"
         )
     if commands.balanced_braces:
@@ -129,14 +137,18 @@ def _problem(text: str, commands: PlatformCommands, raw: Optional[str]) -> Optio
     return None
 
 
-def _error_line(lines: List[str]) -> Optional[Tuple[str, str]]:
-    """Return (marker name, line) for an error message in the first or last lines."""
-    head = lines[:_HEAD_LINES]
-    tail = lines[max(_HEAD_LINES, len(lines) - _TAIL_LINES) :]
+def _error_line(lines: List[str]) -> Optional[Tuple[str, int]]:
+    """Return (marker name, 1-based line number) for an error message in the first or last non-empty lines.
+
+    lines: every line of the text, blank ones included, so the number is the line's place in it.
+    """
+    numbered = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+    head = numbered[:_HEAD_LINES]
+    tail = numbered[max(_HEAD_LINES, len(numbered) - _TAIL_LINES) :]
     for name, rx in _ERROR_RX:  # in ERROR_MARKERS order: the message wins over its caret line
-        for line in head + tail:
+        for number, line in head + tail:
             if rx.match(line):
-                return name, line.strip()[:160]
+                return name, number
     return None
 
 

@@ -136,3 +136,104 @@ def test_store_writes_once_then_reports_unchanged(tmp_path):
 def test_bad_output_path_is_a_device_error(tmp_path):
     info = run_device_commands(_request(tmp_path, output_path_template="../{device_name}"), run=_runner({}))
     assert not info.success and info.error
+
+
+# Every character the issue lists, plus the rest of the refused categories (command_lines).
+SPLITTERS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+OTHER_UNSAFE = ["\t", "\x00", "\x03", "\x1a", "\x1b", "\x1f", "\x7f", "\u200b", "\u202e", "\ufeff", "\ud800"]
+
+
+@pytest.mark.parametrize("char", SPLITTERS + OTHER_UNSAFE, ids=lambda c: f"U+{ord(c[0]):04X}")
+def test_a_value_with_a_line_break_or_control_character_fails_the_device(char):
+    facts = dict(FACTS, serial=f"x{char}reload")
+    with pytest.raises(CommandTemplateError) as caught:
+        render_commands("show version | include {{ nautobot.serial }}", facts, {}, "ios-r1")
+    message = str(caught.value)
+    assert message.startswith("ios-r1: the value of nautobot.serial contains ")
+    assert f"U+{ord(char[0]):04X}" in message and "was not contacted" in message
+    assert "reload" not in message, "the untrusted value is never echoed"
+    # The same value from job_parameters, or deep in a list, or changed by a filter.
+    with pytest.raises(CommandTemplateError, match="the value of job_parameters.interface contains"):
+        render_commands("show interfaces {{ job_parameters.interface }}", FACTS, {"interface": f"Gi1{char}"}, "d")
+    with pytest.raises(CommandTemplateError, match=r"the value of nautobot.tags\[1\].name contains"):
+        render_commands(
+            "{% for t in nautobot.tags %}show {{ t.name }}\n{% endfor %}",
+            {"tags": [{"name": "ok"}, {"name": f"a{char}b"}]},
+            {},
+            "d",
+        )
+    with pytest.raises(CommandTemplateError, match="the value of nautobot.serial contains"):
+        render_commands("show {{ nautobot.serial | upper }}", facts, {}, "d")
+
+
+@pytest.mark.parametrize("char", SPLITTERS[1:] + OTHER_UNSAFE, ids=lambda c: f"U+{ord(c[0]):04X}")
+def test_a_template_line_with_a_control_character_is_refused(char):
+    """Defence in depth: the template's own text may only break lines with a line feed."""
+    if char in ("\r", "\r\n"):
+        # Jinja reads the template's own CR and CRLF as line breaks (an AWX textarea sends CRLF).
+        assert render_commands(f"show version{char}show clock", FACTS, {}, "d") == ["show version", "show clock"]
+        return
+    with pytest.raises(CommandTemplateError, match=r"^d: line 2 of the rendered command template contains U\+"):
+        render_commands(f"show clock\nshow version{char}reload", FACTS, {}, "d")
+
+
+def test_only_the_templates_own_lines_are_commands():
+    template = (
+        "{% macro show(what) %}show {{ what }}\nshow clock{% endmacro %}"
+        "{{ show(nautobot.name) }}\n"
+        "\tshow run | include {{ nautobot.location.name }}  \n"
+    )
+    assert render_commands(template, FACTS, {}, "ios-r1") == [
+        "show ios-r1",
+        "show clock",
+        "show run | include BER1",
+    ]
+    facts = dict(FACTS, name="r1\nreload")
+    with pytest.raises(CommandTemplateError, match="the value of nautobot.name contains U\\+000A"):
+        render_commands(template, facts, {}, "ios-r1")
+
+
+def test_a_computed_value_is_named_as_such():
+    with pytest.raises(CommandTemplateError, match="a value an expression inserts contains U\\+000A"):
+        render_commands("show {{ 'a' ~ '\\n' ~ 'reload' }}", FACTS, {}, "d")
+
+
+def test_unsafe_value_fails_before_the_device_is_contacted_and_others_are_unaffected():
+    run = _runner({})
+    bad = _request(template="show run | include {{ nautobot.asset_tag }}")
+    bad.facts = dict(FACTS, asset_tag="x\u2028reload")
+    info = run_device_commands(bad, run=run)
+    assert info.error_class == "other" and "U+2028 (line separator)" in info.error and run.calls == []
+    good = _request(template="show run | include {{ nautobot.name }}")
+    assert run_device_commands(good, run=run).success and run.calls == [(["show run | include ios-r1"], True)]
+
+
+def test_execute_refuses_a_command_with_a_control_character():
+    """check_queues and run_commands send commands through execute(): it checks each one first."""
+    run = _runner({})
+    info = run_device_commands(_request(template="show clock"), run=run)
+    assert info.success
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_jobs import execute
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_lines import UnsafeCommandError
+
+    with pytest.raises(UnsafeCommandError, match="command 2 contains U\\+000D"):
+        execute(_request(), ["show clock", "show run\rreload"], run=run)
+    assert run.calls == [(["show clock"], True)]
+
+
+def test_rejected_command_message_quotes_no_output():
+    info = run_device_commands(
+        _request(template="show bogus"),
+        run=_runner({"show bogus": "snmp-server community Comm-5ecret RO\n        ^\n% Invalid input Comm-5ecret"}),
+    )
+    assert info.error == "the device rejected 1 command(s): 'show bogus' (output line 3 matches the error marker " \
+        "'invalid input')"
+
+
+def test_unexpected_error_fails_the_device_with_class_other_and_no_text():
+    def run(settings, commands, enable):
+        raise RuntimeError("snmp-server community Comm-5ecret RO")
+
+    info = run_device_commands(_request(), run=run)
+    assert info.error_class == "other" and info.error.startswith("unexpected RuntimeError at test_command_jobs.py:")
+    assert "Comm-5ecret" not in info.error and info.commands == ["show version", "show clock"]

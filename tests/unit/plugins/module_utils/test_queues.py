@@ -66,3 +66,37 @@ def test_check_device_errors_before_contact():
 
     assert check_device_queues(_request("juniper_junos"), 0, run=run).error_class == "unsupported_platform"
     assert "drop_threshold" in check_device_queues(_request("cisco_ios"), -1, run=run).error
+
+
+def test_parse_error_quotes_no_device_output():
+    """TextFSM's own message quotes the input line it stopped at; the device's error never does."""
+    text = "Ethernet1/1 is up\nadmin state is up, Dedicated Interface\n  snmp-server community Comm-5ecret RO\n"
+    with pytest.raises(QueueParseError) as caught:
+        parse_queue_drops("cisco_nxos", text, threshold=0)
+    assert "Comm-5ecret" in str(caught.value.__cause__)
+    assert str(caught.value) == "cannot parse the output of 'show interface' with its TextFSM template"
+
+
+def test_no_nautobot_value_or_template_reaches_the_commands():
+    """check_queues sends its table's command only, whatever the facts and the template hold."""
+    request = _request("cisco_ios")
+    request.facts = {"name": "d\nreload", "asset_tag": "x\u2028reload", "serial": "x\rreload"}
+    request.template = "reload\n{{ nautobot.name }}"
+    request.job_parameters = {"template": "reload", "interface": "Gi1\nreload"}
+    sent = []
+
+    def run(settings, commands, enable):
+        sent.extend(commands)
+        return [(commands[0], "\n".join(render("cisco_ios", "d", {})))]
+
+    assert check_device_queues(request, 0, run=run).success
+    assert sent == ["show interfaces"]
+
+
+def test_unexpected_error_is_the_devices_failure():
+    def run(*_args):
+        raise KeyError("snmp-server community Comm-5ecret")
+
+    info = check_device_queues(_request("cisco_ios"), 0, run=run)
+    assert info.error_class == "other" and info.error.startswith("unexpected KeyError at ")
+    assert "Comm-5ecret" not in info.error

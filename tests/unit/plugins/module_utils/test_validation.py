@@ -47,14 +47,14 @@ FAULTS = [
         "running",
         "cisco_ios_running_truncated.txt",
         "no_end_marker",
-        ["'show running-config'", "'router ospf 1'", "end marker 'end'", "truncated"],
+        ["'show running-config'", "the last line (line 114)", "end marker 'end'", "truncated"],
     ),
     (
         "cisco_ios",
         "startup",
         "cisco_ios_startup_invalid.txt",
         "error_message",
-        ["'show startup-config'", "startup configuration", "% Invalid input detected at '^' marker."],
+        ["'show startup-config'", "startup configuration", "line 2 matches the error marker 'invalid input'"],
     ),
     (
         "cisco_ios",
@@ -68,17 +68,23 @@ FAULTS = [
         "running",
         "arista_eos_running_noenable.txt",
         "error_message",
-        ["% Invalid input (privileged mode required)"],
+        ["line 1 matches the error marker 'invalid input'"],
     ),
-    ("juniper_junos", "running", "juniper_junos_startup_unsupported.txt", "error_message", ["unknown command."]),
-    ("cisco_xr", "running", "cisco_xr_startup_unsupported.txt", "error_message", ["% Invalid input"]),
-    ("cisco_ios", "running", "cisco_ios_running_paged.txt", "pager", ["'--More--'", "paging was not disabled"]),
+    (
+        "juniper_junos",
+        "running",
+        "juniper_junos_startup_unsupported.txt",
+        "error_message",
+        ["line 2 matches the error marker 'unknown command'"],
+    ),
+    ("cisco_xr", "running", "cisco_xr_startup_unsupported.txt", "error_message", ["error marker 'invalid input'"]),
+    ("cisco_ios", "running", "cisco_ios_running_paged.txt", "pager", ["line 26 of the raw output", "paging was not"]),
     (
         "juniper_junos",
         "running",
         "juniper_junos_running_paged.txt",
         "pager",
-        ["'---(more)---'", "'show configuration'"],
+        ["line 26 of the raw output is a pager prompt", "'show configuration'"],
     ),
 ]
 
@@ -113,6 +119,10 @@ def test_lab_faults_are_invalid(platform, kind, name, rule, fragments):
     assert err.value.failure_class == "invalid_output"
     assert err.value.failure_class in FAILURE_CLASSES
     assert isinstance(err.value, NautobotBackupError)
+    # The message names the rule and a line number, never what the device printed.
+    for line in fixture(name).splitlines():
+        if len(line.strip()) > 3 and not line.strip().endswith(err.value.command):  # the command's echo
+            assert line.strip() not in message, line
 
 
 @pytest.mark.parametrize(
@@ -280,8 +290,44 @@ def test_end_marker_override_off_accepts_truncated():
 def test_end_marker_override_custom():
     cmds = platform_commands("cisco_nxos", {"end_marker": r"line vty|.*exec-timeout \d+"})
     validate_config(BODY + "line vty\n", cmds)
-    with pytest.raises(InvalidOutputError, match=r"not the end marker 'line vty\|"):
+    with pytest.raises(InvalidOutputError, match=r"line 6\) does not match the end marker 'line vty\|"):
         validate_config(BODY + "line console\n", cmds)
+
+
+COMMUNITY = "Comm-5ecret-9q"
+
+
+@pytest.mark.parametrize(
+    ("text", "raw", "rule", "where"),
+    [
+        # truncated: the last line (what the seed's message quoted) carries the community
+        (BODY + f"snmp-server community {COMMUNITY} RO\n", None, "no_end_marker", "the last line (line 6)"),
+        # an error marker among config lines that carry it
+        (f"snmp-server community {COMMUNITY} RO\n\n% Invalid input {COMMUNITY}\n" + BODY + "end\n", None,
+         "error_message", "line 3 matches the error marker 'invalid input'"),
+        (f"Error: snmp-server community {COMMUNITY} RW\n" + BODY + "end\n", None,
+         "error_message", "line 1 matches the error marker 'error message'"),
+        # a pager prompt next to it, in the raw output only
+        (BODY + "end\n", f"snmp-server community {COMMUNITY} RO\n --More-- {COMMUNITY}\n", "pager",
+         "line 2 of the raw output is a pager prompt"),
+        (f"snmp-server community {COMMUNITY} RO\n", None, "too_short", "only 1 non-empty line(s)"),
+        (f"snmp-server community {COMMUNITY} RO\nend\n", None, "too_short", "only 2 non-empty line(s)"),
+    ],
+    ids=["no_end_marker", "error_marker", "error_prefix", "pager", "too_short", "too_short_with_end"],
+)
+def test_messages_name_rule_and_line_never_the_content(text, raw, rule, where):
+    with pytest.raises(InvalidOutputError) as err:
+        validate_config(text, platform_commands("cisco_ios"), raw=raw)
+    message = str(err.value)
+    assert err.value.rule == rule and f"rule '{rule}'" in message and where in message, message
+    assert COMMUNITY not in message and "snmp-server" not in message
+
+
+def test_junos_braces_message_quotes_nothing():
+    text = f'system {{\n    snmp {{ community "{COMMUNITY}"; }}\n'
+    with pytest.raises(InvalidOutputError) as err:
+        validate_config(text + "x;\ny;\nz;\n", platform_commands("juniper_junos"))
+    assert err.value.rule == "unbalanced_braces" and COMMUNITY not in str(err.value)
 
 
 @pytest.mark.parametrize(
