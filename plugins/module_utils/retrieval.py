@@ -18,6 +18,12 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.host_keys import (
+    DeviceHostKeys,
+    HostKeyCheck,
+    insecure_transport,
+    refuse_insecure_transport,
+)
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.platforms import device_type_for_host
 
 if has_library("netmiko"):
@@ -62,6 +68,8 @@ class ConnectionSettings:
     auth_timeout: float = 20.0
     banner_timeout: float = 15.0
     read_timeout: float = 120.0
+    # The SSH host key check of this device's session (host_keys.py); None: checking is off.
+    host_keys: Optional[DeviceHostKeys] = field(default=None, repr=False, compare=False)
 
     def netmiko_params(self) -> Dict[str, Any]:
         """Keyword arguments for netmiko's ConnectHandler."""
@@ -159,6 +167,8 @@ def _open(settings: ConnectionSettings, connect: Optional[Callable[..., Any]]) -
         connect = ConnectHandler
     where = f"{settings.host}:{settings.port}"
     try:
+        if settings.host_keys is not None:  # a mismatch raises HostKeyMismatchError before any credential is sent
+            return settings.host_keys.open(connect, settings.netmiko_params()), where
         return connect(**settings.netmiko_params()), where
     except NetmikoAuthenticationException as exc:
         raise DeviceError(f"authentication failed for user '{settings.username}' at {where}", "auth_failed") from exc
@@ -190,7 +200,7 @@ def _send(conn: Any, command: str, settings: ConnectionSettings, where: str, str
         ) from exc
     except (ReadException, OSError, EOFError, SSHException) as exc:
         raise DeviceError(
-            settings.scrub(f"the session to {where} failed during '{command}': {_first_line(exc)}"), "unreachable"
+            settings.scrub(f"the session to {where} failed during '{command}': {_error_summary(exc)}"), "unreachable"
         ) from exc
 
 
@@ -206,7 +216,7 @@ def _connect_error(exc: BaseException, settings: ConnectionSettings, where: str)
             f"no SSH banner from {where} within {settings.banner_timeout:g}s (the device accepted TCP but hangs)",
             "timeout",
         )
-    return DeviceError(settings.scrub(f"SSH session to {where} failed: {_first_line(exc)}"), "other")
+    return DeviceError(settings.scrub(f"SSH session to {where} failed: {_error_summary(exc)}"), "other")
 
 
 def _alive(conn: Any) -> bool:
@@ -225,11 +235,20 @@ def _disconnect(conn: Any) -> None:
         pass
 
 
-def _first_line(exc: BaseException) -> str:
-    """The first non-empty line of an exception message, for compact errors."""
+def _error_summary(exc: BaseException) -> str:
+    """A short description of a session error that carries nothing the device printed.
+
+    netmiko's ReadException texts quote the output read so far (part of a configuration,
+    perhaps), so only their type is given; an OSError gives its strerror; other errors
+    (paramiko's SSH protocol errors) the first line of their message, at most 120 characters.
+    """
+    if isinstance(exc, ReadException):
+        return f"{type(exc).__name__} (netmiko did not read what it expected)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
     for line in str(exc).splitlines():
         if line.strip():
-            return line.strip()
+            return line.strip()[:120]
     return type(exc).__name__
 
 
@@ -266,24 +285,50 @@ def connection_settings(
     """
     cli = cli or {}
 
-    def first(key: str) -> Any:
+    def first(key: str) -> Tuple[Optional[str], Any]:
+        """(variable name, value) of the first set alias; ("command line", value) from cli; else (None, None)."""
         for var in CONNECTION_VARS[key]:
             value = lookup(var)
             if value not in (None, ""):
-                return value
+                return var, value
         value = cli.get(key)
-        return value if value not in (None, "") else None
+        return ("the command line", value) if value not in (None, "") else (None, None)
+
+    def text(key: str) -> Optional[str]:
+        """A setting as a string: YAML turns a password such as 12345 into an int."""
+        value = first(key)[1]
+        return None if value is None else str(value)
 
     return ConnectionSettings(
-        host=str(first("host") or name),
-        port=int(first("port") or 22),
+        host=text("host") or name,
+        port=_port(*first("port")),
         device_type=device_type,
-        username=first("username") or getpass.getuser(),
-        password=first("password"),
-        secret=first("secret"),
-        key_file=first("key_file"),
+        username=text("username") or getpass.getuser(),
+        password=text("password"),
+        secret=text("secret"),
+        key_file=text("key_file"),
         **{key: timeouts[key] for key in TIMEOUT_ARGS},
     )
+
+
+class HostVariableError(NautobotBackupError):
+    """A host's connection variable has a value that cannot be used (the device fails, the others go on)."""
+
+
+def _port(variable: Optional[str], value: Any) -> int:
+    """The SSH port from a host variable: an integer from 1 to 65535 (or its digits as a string); 22 when unset."""
+    if variable is None:
+        return 22
+    port = value
+    if isinstance(value, str) and value.strip().isdecimal() and value.strip().isascii():
+        port = int(value.strip())
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        shown = repr(value)[:40] if isinstance(value, (str, int)) and not isinstance(value, bool) else "a value"
+        raise HostVariableError(
+            f"{variable} must be an integer from 1 to 65535, got {shown} ({type(value).__name__}): "
+            "fix the host's port variable"
+        )
+    return port
 
 
 @dataclass
@@ -297,13 +342,18 @@ class DeviceTarget:
 
 
 def device_target(
-    args: Mapping[str, Any], name: str, lookup: Callable[[str], Any], cli: Optional[Mapping[str, Any]] = None
+    args: Mapping[str, Any],
+    name: str,
+    lookup: Callable[[str], Any],
+    cli: Optional[Mapping[str, Any]] = None,
+    host_keys: Optional[HostKeyCheck] = None,
 ) -> DeviceTarget:
     """Resolve a device from an action's arguments and the host's variables (every device job uses this).
 
-    ``args`` may give ``facts`` (else the ``nautobot`` host variable), ``platform_map`` and the four
-    timeouts; ``lookup(var)`` returns one host variable; ``cli`` are the command-line credentials
-    (cli_credentials). Raises NautobotBackupError (an unknown platform) for this device only.
+    ``args`` may give ``facts`` (else the ``nautobot`` host variable), ``platform_map``, ``allow_telnet`` and
+    the four timeouts; ``lookup(var)`` returns one host variable; ``cli`` are the command-line credentials
+    (cli_credentials); ``host_keys`` is the run's host key check when this host's checking is on. Raises
+    NautobotBackupError (an unknown platform, a refused telnet device type) for this device only.
     """
     facts = args.get("facts")
     if facts is None:
@@ -318,26 +368,62 @@ def device_target(
         platform_map=args.get("platform_map") or {},
         device=name,
     )
+    refuse_insecure_transport(device_type, bool(args.get("allow_telnet")), name)
+    settings = connection_settings(name, device_type, lookup, args, cli)
+    if host_keys is not None and insecure_transport(device_type) is None:
+        settings.host_keys = host_keys.for_device(name, settings.host, settings.port)
+    device_id = facts.get("id") or lookup("nautobot_id")
     return DeviceTarget(
         facts=facts,
-        settings=connection_settings(name, device_type, lookup, args, cli),
-        device_id=facts.get("id") or lookup("nautobot_id"),
-        platform=platform.get("name") if isinstance(platform, dict) else platform,
+        settings=settings,
+        device_id=None if device_id is None else str(device_id),
+        platform=platform_name(platform),
     )
 
 
-def cli_credentials(play_context: Any, task_vars: Mapping[str, Any]) -> Dict[str, Any]:
-    """The command-line credentials of an action plugin's play context, for connection_settings().
+def platform_name(platform: Any) -> Optional[str]:
+    """The platform's name for results: a dict's ``name`` or a plain name, as a string (None when unset)."""
+    if isinstance(platform, dict):
+        platform = platform.get("name")
+    if platform in (None, ""):
+        return None
+    return platform if isinstance(platform, str) else str(platform)
 
-    Ansible folds the task host's own connection variables into the play context (and -u into
-    the task's ``ansible_user``), so a value only counts as a command-line one when the host's
-    inventory variables (``hostvars[inventory_hostname]``) set none of that setting's variables:
-    one host's password is never handed to another host of a batch.
+
+def cli_credentials(
+    play_context: Any,
+    task_vars: Mapping[str, Any],
+    play_level: Any = None,
+    remote_user: Optional[str] = None,
+) -> Dict[str, Any]:
+    """The command-line credentials (-u, --ask-pass, --ask-become-pass, --private-key) for connection_settings().
+
+    connection_settings() gives them to each host that has no variable of its own for that
+    setting, so they are resolved once for the play and decided per host.
+
+    ``play_level`` is the play's PlayContext as the strategy built it from the command line,
+    before Ansible folded the task host's own connection variables into it (an action plugin finds
+    it on its worker process: plugin_utils.credentials). Its ``password``, ``become_pass`` and
+    ``private_key_file`` are the command-line values, and ``remote_user`` (the play's
+    ``remote_user`` keyword, else -u) is the user, whatever the first host of a batch sets itself.
+
+    Without it, ``play_context`` (the task's, with the task host's variables folded in) is all
+    there is: a setting that the task's own host sets in its inventory variables
+    (``hostvars[inventory_hostname]``) is then left out, so one host's password is never handed
+    to another host of a batch, at the cost of that command-line value.
     """
     attributes = {"username": "remote_user", "password": "password", "secret": "become_pass",
                   "key_file": "private_key_file"}
-    own_vars = (task_vars.get("hostvars") or {}).get(task_vars.get("inventory_hostname")) or {}
     found: Dict[str, Any] = {}
+    if play_level is not None:
+        for key in CLI_CREDENTIALS:
+            value = getattr(play_level, attributes[key], None)
+            if key == "username" and remote_user not in (None, ""):
+                value = remote_user
+            if value not in (None, ""):
+                found[key] = value
+        return found
+    own_vars = (task_vars.get("hostvars") or {}).get(task_vars.get("inventory_hostname")) or {}
     for key in CLI_CREDENTIALS:
         if any(own_vars.get(var) not in (None, "") for var in CONNECTION_VARS[key]):
             continue

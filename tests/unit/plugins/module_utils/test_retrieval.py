@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
+    HostVariableError,
     cli_credentials,
     connection_settings,
     device_target,
+    platform_name,
 )
 
 TIMEOUTS = {"conn_timeout": 1, "auth_timeout": 2, "banner_timeout": 3, "read_timeout": 4}
@@ -54,3 +58,102 @@ def test_device_target_reads_facts_platform_and_id():
                            lookup_from({"nautobot": facts, "netmiko_device_type": "cisco_ios"}))
     assert (target.device_id, target.platform, target.settings.device_type) == ("uuid-1", "Cisco IOS", "cisco_ios")
     assert target.facts is facts
+
+
+def test_play_level_credentials_reach_every_host_whatever_the_first_host_sets():
+    """The batch's first host has its own password: the command line's still reaches hosts without one."""
+    folded = SimpleNamespace(remote_user="first-own", password="first-own-pass", become_pass="first-own-enable",
+                             private_key_file=None)
+    play_level = SimpleNamespace(remote_user="cli-default", password="machine-pass", become_pass="machine-enable",
+                                 private_key_file="/keys/id")
+    task_vars = {"inventory_hostname": "r1",
+                 "hostvars": {"r1": {"ansible_user": "first-own", "ansible_password": "first-own-pass"}}}
+    cli = cli_credentials(folded, task_vars, play_level, remote_user="awx-user")
+    assert cli == {"username": "awx-user", "password": "machine-pass", "secret": "machine-enable",
+                   "key_file": "/keys/id"}
+    first = connection_settings("r1", "cisco_ios", lookup_from(task_vars["hostvars"]["r1"]), TIMEOUTS, cli)
+    other = connection_settings("r2", "cisco_ios", lookup_from({}), TIMEOUTS, cli)
+    assert (first.username, first.password, first.secret) == ("first-own", "first-own-pass", "machine-enable")
+    assert (other.username, other.password, other.secret) == ("awx-user", "machine-pass", "machine-enable")
+    # No -u and no remote_user keyword: the play context's own (the configured default) is used.
+    assert cli_credentials(folded, task_vars, play_level)["username"] == "cli-default"
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({}, 22),
+        ({"ansible_port": 2222}, 2222),
+        ({"ansible_port": "2222"}, 2222),
+        ({"ansible_port": " 830 "}, 830),
+        ({"ansible_ssh_port": 65535}, 65535),
+        ({"ansible_port": ""}, 22),
+    ],
+)
+def test_port_from_host_variables(variables, expected):
+    assert connection_settings("r1", "cisco_ios", lookup_from(variables), TIMEOUTS).port == expected
+
+
+@pytest.mark.parametrize(
+    ("variables", "shown"),
+    [
+        ({"ansible_port": "ssh"}, "ansible_port must be an integer from 1 to 65535, got 'ssh' (str)"),
+        ({"ansible_port": 0}, "got 0 (int)"),
+        ({"ansible_port": 70000}, "got 70000 (int)"),
+        ({"ansible_port": -22}, "got -22 (int)"),
+        ({"ansible_port": True}, "got a value (bool)"),
+        ({"ansible_port": 22.5}, "got a value (float)"),
+        ({"ansible_port": [22]}, "got a value (list)"),
+        ({"ansible_ssh_port": "22\nx"}, "ansible_ssh_port must be an integer"),
+        ({"ansible_port": "٢٢"}, "got '٢٢' (str)"),  # digits, but not ASCII ones
+    ],
+)
+def test_bad_port_is_a_host_variable_error_naming_the_variable(variables, shown):
+    with pytest.raises(HostVariableError) as caught:
+        connection_settings("r1", "cisco_ios", lookup_from(variables), TIMEOUTS)
+    assert shown in str(caught.value) and caught.value.failure_class == "other"
+
+
+def test_settings_are_strings_whatever_yaml_made_of_them():
+    """YAML reads `ansible_password: 12345` as an int; netmiko and the secret scrubber need strings."""
+    settings = connection_settings(
+        "r1", "cisco_ios", lookup_from({"ansible_password": 12345, "ansible_user": 7, "ansible_host": 10}), TIMEOUTS,
+        {"secret": 98765},
+    )
+    assert (settings.password, settings.username, settings.host, settings.secret) == ("12345", "7", "10", "98765")
+    assert settings.scrub("pw 12345 and 98765") == "pw ******** and ********"
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [({"name": "Cisco IOS"}, "Cisco IOS"), ("EOS", "EOS"), ({"name": 5}, "5"), ({}, None), (None, None), ("", None)],
+)
+def test_platform_name_is_a_string_or_none(platform, expected):
+    assert platform_name(platform) == expected
+
+
+def test_device_id_is_a_string():
+    target = device_target({"platform_map": {}, **TIMEOUTS}, "r1",
+                           lookup_from({"nautobot": {"id": 42}, "netmiko_device_type": "cisco_ios"}))
+    assert target.device_id == "42"
+
+
+def test_session_errors_quote_nothing_the_device_printed():
+    """netmiko's ReadException quotes the output it read; _send's message names the command and type only."""
+    from netmiko.exceptions import ReadException
+
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils import retrieval
+
+    class Conn:
+        def send_command(self, *_args, **_kwargs):
+            raise ReadException("Unable to successfully split output based on pattern:\n"
+                                "output='snmp-server community Comm-5ecret RO'")
+
+    settings = connection_settings("r1", "cisco_ios", lookup_from({}), TIMEOUTS)
+    with pytest.raises(retrieval.DeviceError) as caught:
+        retrieval._send(Conn(), "show running-config", settings, "r1:22")
+    assert "Comm-5ecret" not in str(caught.value) and "Unable to" not in str(caught.value)
+    assert str(caught.value) == ("the session to r1:22 failed during 'show running-config': ReadException "
+                                 "(netmiko did not read what it expected)")
+    assert retrieval._error_summary(ConnectionResetError(104, "Connection reset by peer")) == "Connection reset by peer"
+    assert len(retrieval._error_summary(EOFError("x" * 500))) == 120
