@@ -13,7 +13,9 @@ Replaces the seed's ``NetmikoPlatformMapper``, whose substring table turned
    for platforms none of the above knows.
 
 Anything else raises ``PlatformMappingError``: an unknown platform is a clear
-per-device error, never a guess. A host that sets ``netmiko_device_type`` itself
+per-device error, never a guess. A platform that is neither a name nor a dict of strings
+(a list, a number, a dict whose ``name`` is a list ...) raises ``PlatformValueError``
+(class ``other``) for that device. A host that sets ``netmiko_device_type`` itself
 bypasses this module entirely.
 """
 
@@ -68,26 +70,52 @@ PLATFORM_NAME_TABLE: Dict[str, str] = {
 }
 
 
+class PlatformValueError(PlatformMappingError):
+    """A device's platform is not a name or a dict of strings (bad inventory data): class ``other``."""
+
+    failure_class = "other"
+
+
 def _norm(value: Any) -> str:
     """Normalise a name for exact, case-insensitive lookup."""
     return " ".join(str(value).strip().lower().split()) if value is not None else ""
 
 
-def _platform_fields(platform: Any) -> Tuple[str, str, Mapping[str, Any]]:
-    """Return (name, network_driver, network_driver_mappings) from a platform dict or name."""
+def _platform_fields(platform: Any, device: Optional[str] = None) -> Tuple[str, str, Mapping[str, Any]]:
+    """Return (name, network_driver, network_driver_mappings) from a platform dict or name.
+
+    Raises PlatformValueError for anything else (a list, a number, a dict with a non-string name,
+    driver or netmiko mapping): str() of such a value would only make a confusing lookup key.
+    """
     if isinstance(platform, Mapping):
         mappings = platform.get("network_driver_mappings") or {}
-        return (
-            str(platform.get("name") or ""),
-            str(platform.get("network_driver") or ""),
-            mappings if isinstance(mappings, Mapping) else {},
-        )
-    return (str(platform or ""), "", {})
+        mappings = mappings if isinstance(mappings, Mapping) else {}
+        fields = {"name": platform.get("name"), "network_driver": platform.get("network_driver"),
+                  "network_driver_mappings.netmiko": mappings.get("netmiko")}
+        for key, value in fields.items():
+            if value is not None and not isinstance(value, str):
+                raise PlatformValueError(_odd_message(f"platform {key}", value, device), device=device)
+        return (fields["name"] or "", fields["network_driver"] or "", mappings)
+    if platform is not None and not isinstance(platform, str):
+        raise PlatformValueError(_odd_message("platform", platform, device), device=device)
+    return (platform or "", "", {})
+
+
+def _odd_message(what: str, value: Any, device: Optional[str]) -> str:
+    """Explain a platform value of the wrong type (named by type, not shown: it may be anything)."""
+    who = f" of device '{device}'" if device else ""
+    return (
+        f"the {what}{who} must be a string, got a {type(value).__name__}: fix the device's platform in Nautobot "
+        "or the host's nautobot.platform variable, or set netmiko_device_type for the host"
+    )
 
 
 def network_driver(platform: Any, platform_map: Optional[Mapping[str, str]] = None) -> Optional[str]:
-    """Return the netutils network driver for platform, or None when no exact rule knows it."""
-    name, driver, _mappings = _platform_fields(platform)
+    """Return the netutils network driver for platform, or None when no exact rule knows it (or it is no name)."""
+    try:
+        name, driver, _mappings = _platform_fields(platform)
+    except PlatformValueError:
+        return None
     if driver:
         return driver
     key = _norm(name)
@@ -110,9 +138,9 @@ def netmiko_device_type(
 ) -> str:
     """Return the netmiko device type for a Nautobot platform (dict) or platform name.
 
-    Raises PlatformMappingError when no exact rule matches.
+    Raises PlatformMappingError when no exact rule matches, PlatformValueError for a value of the wrong type.
     """
-    name, driver, mappings = _platform_fields(platform)
+    name, driver, mappings = _platform_fields(platform, device)
     from_nautobot = mappings.get("netmiko")
     if from_nautobot:
         return str(from_nautobot)
@@ -163,7 +191,10 @@ def device_type_for_host(
 
 def ansible_network_os(platform: Any, platform_map: Optional[Mapping[str, str]] = None) -> Optional[str]:
     """Return the Ansible network OS FQCN (e.g. ``cisco.ios.ios``) for platform, or None if unknown."""
-    _name, _driver, mappings = _platform_fields(platform)
+    try:
+        _name, _driver, mappings = _platform_fields(platform)
+    except PlatformValueError:
+        return None
     if mappings.get("ansible"):
         return str(mappings["ansible"])
     driver = network_driver(platform, platform_map)

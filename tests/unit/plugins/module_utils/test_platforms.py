@@ -130,3 +130,26 @@ def test_device_type_for_host(kwargs, expected):
 def test_device_type_for_host_unknown(kwargs):
     with pytest.raises(PlatformMappingError, match="r9"):
         device_type_for_host(device="r9", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("platform", "what"),
+    [
+        (["Cisco IOS"], "platform of device 'r1' must be a string, got a list"),
+        (42, "platform of device 'r1' must be a string, got a int"),
+        ({"name": ["Cisco IOS"]}, "platform name of device 'r1' must be a string, got a list"),
+        ({"name": "x", "network_driver": {"a": 1}}, "platform network_driver of device 'r1' must be a string"),
+        ({"network_driver_mappings": {"netmiko": ["cisco_ios"]}}, "platform network_driver_mappings.netmiko"),
+    ],
+)
+def test_odd_platform_values_are_a_clear_device_error_of_class_other(platform, what):
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils.platforms import PlatformValueError
+
+    with pytest.raises(PlatformValueError) as caught:
+        device_type_for_host(platform=platform, device="r1")
+    assert what in str(caught.value) and caught.value.failure_class == "other"
+    assert "Cisco IOS" not in str(caught.value)
+    # The inventory's helpers treat it as an unknown platform instead of failing the whole inventory.
+    assert network_driver(platform) is None and ansible_network_os(platform) is None
+    # netmiko_device_type on the host wins, whatever the platform holds.
+    assert device_type_for_host(netmiko_type="cisco_ios", platform=platform, device="r1") == "cisco_ios"
