@@ -11,16 +11,21 @@ Backups hold secrets unless sanitize is on, so every file written here gets an e
 (default 0600) and every directory created for one the matching directory mode (0700),
 whatever the process umask. ``file_modes`` is the one place that turns the documented
 ``file_mode`` input (for example ``"0640"`` for group read) into those two modes.
+
+A process that is being stopped (a cancelled run) calls ``abandoned_temp_files`` so that no
+temporary file of its writes stays behind in the checkout: every temporary file in flight is
+tracked from its creation to its rename.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import stat
-import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Set, Tuple, Union
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 
@@ -30,6 +35,11 @@ DEFAULT_FILE_MODE = 0o600
 DEFAULT_DIR_MODE = 0o700
 # Read and write for the owner and, when asked, the group; never for other users, never execute.
 _ALLOWED_FILE_BITS = 0o660
+# The temporary files this process has in flight (created, not yet renamed or removed), and the
+# lock that makes creating, renaming and abandoning one atomic with respect to each other.
+_temp_lock = threading.RLock()
+_temp_files: Set[str] = set()
+_TEMP_ATTEMPTS = 100
 
 
 class FileModeError(NautobotBackupError):
@@ -115,19 +125,85 @@ def write_if_changed(
     if check_mode:
         return True
     make_dirs(target.parent, dir_mode if dir_mode is not None else file_modes(mode)[1])
-    # mkstemp creates the file 0600, so it is never readable by others, even for a moment.
-    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    handle, temp_name = _create_temp(target)
     try:
         with os.fdopen(handle, "wb") as temp:
             temp.write(data)
             temp.flush()
             os.fchmod(temp.fileno(), mode)
             os.fsync(temp.fileno())
-        os.replace(temp_name, target)
+        with _temp_lock:
+            os.replace(temp_name, target)
+            _temp_files.discard(temp_name)
     except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
+        with _temp_lock:
+            Path(temp_name).unlink(missing_ok=True)
+            _temp_files.discard(temp_name)
         raise
     return True
+
+
+def _create_temp(target: Path) -> Tuple[int, str]:
+    """Create ``.<name>.<random>.tmp`` beside target (0600, never through a symlink) and track it.
+
+    Like tempfile.mkstemp, but the name is tracked under the same lock as its creation, so a
+    stopping process (abandoned_temp_files) sees every temporary file that exists.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _attempt in range(_TEMP_ATTEMPTS):
+        name = str(target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp")
+        with _temp_lock:
+            try:
+                handle = os.open(name, flags, 0o600)
+            except FileExistsError:
+                continue
+            _temp_files.add(name)
+        return handle, name
+    raise FileExistsError(f"no free temporary file name beside {target.name} after {_TEMP_ATTEMPTS} attempts")
+
+
+def temp_files_in_flight() -> List[str]:
+    """The temporary files this process has created and not yet renamed or removed."""
+    with _temp_lock:
+        return sorted(_temp_files)
+
+
+@contextmanager
+def abandoned_temp_files(timeout: float = 2.0) -> Iterator[List[str]]:
+    """Remove this process's temporary files in flight; no write creates or renames one until the block ends.
+
+    For a process that is being stopped: it runs its last step (exit, or the previous signal
+    handler) inside the block, so no thread can leave a new temporary file behind meanwhile. Yields
+    the removed paths. Waits at most ``timeout`` seconds for a writer that holds the lock (a
+    filesystem call in progress), then removes what it knows anyway.
+    """
+    locked = _temp_lock.acquire(timeout=timeout)
+    try:
+        removed: List[str] = []
+        for name in sorted(_temp_files):
+            try:
+                os.unlink(name)
+                removed.append(name)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+            _temp_files.discard(name)
+        yield removed
+    finally:
+        if locked:
+            _temp_lock.release()
+
+
+def _forget_temp_files_in_child() -> None:
+    """After fork: the parent's temporary files are not the child's, and a lock held by another thread is gone."""
+    global _temp_lock
+    _temp_lock = threading.RLock()
+    _temp_files.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_temp_files_in_child)
 
 
 def _fix_mode(path: Path, mode: int) -> None:

@@ -7,15 +7,31 @@ each child runs its shard and writes one JSON line per item over a pipe, and the
 ``finished`` for each line as it arrives. A child that dies takes only its unreported items
 with it: ``lost`` turns each of those into a failure result. A refused fork runs the shards
 left over in this process, so every item is still done once.
+
+Cancel (SIGTERM or SIGINT, what AWX and Ctrl-C send): while ``stop_on_signals`` is active, the
+signal sets ``stop_requested()`` (no new item starts), is forwarded to the children, which are
+reaped (SIGKILL after ``STOP_GRACE`` seconds), removes this process's temporary files in flight,
+and then runs the signal's previous handler (in an Ansible worker: Ansible's own, which exits).
+A child removes its own temporary files and exits at once on either signal, and gets SIGTERM
+from the kernel when its parent dies, even by SIGKILL (Linux PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
+import math
 import os
 import selectors
 import signal
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Sequence, Tuple, TypeVar
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import abandoned_temp_files
 
 Item = TypeVar("Item")
 Shard = Sequence[Tuple[str, Any]]
@@ -31,13 +47,247 @@ DEVICES_PER_PROCESS = 50
 MAX_PROCESSES = 8
 
 
-def auto_processes(devices: int, workers: int) -> int:
-    """Processes for a batch: one per usable CPU core, at most 8, at least 50 devices and one thread each."""
+# The signals that stop a batch, and how long a child has to stop before it is killed.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_GRACE = 3.0
+_PR_SET_PDEATHSIG = 1
+_PR_GET_PDEATHSIG = 2
+
+PathLike = Union[str, Path]
+CGROUP_ROOT = "/sys/fs/cgroup"
+PROC_SELF_CGROUP = "/proc/self/cgroup"
+
+
+def auto_processes(
+    devices: int, workers: int, cgroup_root: PathLike = CGROUP_ROOT, proc_cgroup: PathLike = PROC_SELF_CGROUP
+) -> int:
+    """Processes for a batch: one per usable CPU core, at most 8, at least 50 devices and one thread each.
+
+    Usable cores are the CPUs this process may run on (affinity), capped by its cgroup's CPU quota
+    (a container's ``--cpus`` or a Kubernetes CPU limit), which the affinity does not show.
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
+    quota = cgroup_cpu_limit(cgroup_root, proc_cgroup)
+    if quota is not None:
+        cores = min(cores, quota)
     return max(1, min(cores, MAX_PROCESSES, devices // DEVICES_PER_PROCESS, workers))
+
+
+def cgroup_cpu_limit(cgroup_root: PathLike = CGROUP_ROOT, proc_cgroup: PathLike = PROC_SELF_CGROUP) -> Optional[int]:
+    """CPUs this process's cgroup CPU quota allows (ceil(quota / period), at least 1), or None without a quota.
+
+    Reads the process's own cgroup from ``proc_cgroup`` (/proc/self/cgroup) and the quota files under
+    ``cgroup_root``: cgroup v2 ``cpu.max`` ("max <period>" or "<quota> <period>") and cgroup v1
+    ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` (-1: none). The smallest quota of the cgroup and
+    its ancestors applies. A cgroup path that is not visible under the root (a container without
+    its own cgroup namespace) falls back to the root's own files.
+    """
+    try:
+        lines = Path(proc_cgroup).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    root = Path(cgroup_root)
+    limits: List[int] = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hierarchy, controllers, cgroup = parts
+        if hierarchy == "0" and controllers == "":
+            limits += _quota_limits(root, cgroup, _cpu_max)
+        elif "cpu" in controllers.split(","):
+            for mount in dict.fromkeys((controllers, "cpu,cpuacct", "cpuacct,cpu", "cpu")):
+                if (root / mount).is_dir():
+                    limits += _quota_limits(root / mount, cgroup, _cfs_quota)
+                    break
+    return min(limits) if limits else None
+
+
+def _quota_limits(mount: Path, cgroup: str, read: Callable[[Path], Optional[int]]) -> List[int]:
+    """The CPU limits found in cgroup's directory under mount and in each of its ancestors up to mount."""
+    directory = mount / cgroup.strip("/")
+    if not directory.is_dir():
+        directory = mount
+    limits: List[int] = []
+    while True:
+        limit = read(directory)
+        if limit is not None:
+            limits.append(limit)
+        if directory == mount or mount not in directory.parents:
+            return limits
+        directory = directory.parent
+
+
+def _cpu_max(directory: Path) -> Optional[int]:
+    """cgroup v2: CPUs from cpu.max, or None (no file, "max", unreadable)."""
+    try:
+        fields = (directory / "cpu.max").read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(fields) != 2 or fields[0] == "max":
+        return None
+    return _cpus(fields[0], fields[1])
+
+
+def _cfs_quota(directory: Path) -> Optional[int]:
+    """cgroup v1: CPUs from cpu.cfs_quota_us and cpu.cfs_period_us, or None (no file, -1, unreadable)."""
+    try:
+        quota = (directory / "cpu.cfs_quota_us").read_text(encoding="ascii").strip()
+        period = (directory / "cpu.cfs_period_us").read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return _cpus(quota, period)
+
+
+def _cpus(quota: str, period: str) -> Optional[int]:
+    """ceil(quota / period), at least 1; None for a missing (-1) or malformed quota."""
+    try:
+        quota_us, period_us = int(quota), int(period)
+    except ValueError:
+        return None
+    if quota_us <= 0 or period_us <= 0:
+        return None
+    return max(1, math.ceil(quota_us / period_us))
+
+
+class _StopState:
+    """This process's stop state: the flag the pools read, the children to forward a stop to."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.children: Dict[int, None] = {}
+        self.depth = 0
+        self.handling = False
+
+
+_state = _StopState()
+
+
+def stop_requested() -> bool:
+    """True once SIGTERM or SIGINT asked the running batch to stop: start no new item."""
+    return _state.requested.is_set()
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGINT stop the batch cleanly, then reach their previous handler.
+
+    The handler sets stop_requested(), forwards the signal to the children of run_sharded and
+    reaps them (SIGKILL after STOP_GRACE seconds), removes this process's temporary files in flight,
+    then calls the previous handler (Ansible's worker handler, which exits; Python's SIGINT
+    handler, which raises KeyboardInterrupt; or the default action, which ends the process).
+    For the block, this process also gets SIGTERM when its parent dies (ansible-playbook killed,
+    as ansible-runner's cancel does with SIGKILL to its process group). Nested blocks are one
+    block. Outside the main thread (where Python cannot set handlers) it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if _state.depth:
+        _state.depth += 1
+        try:
+            yield
+        finally:
+            _state.depth -= 1
+        return
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if _state.handling:
+            return
+        _state.handling = True
+        try:
+            _state.requested.set()
+            _stop_children(signum)
+            with abandoned_temp_files():
+                _chain(signum, frame, previous[signum])
+        finally:
+            _state.handling = False
+
+    previous_death_signal = _parent_death_signal()
+    _state.depth = 1
+    try:
+        for signum, handler in previous.items():
+            if handler is not signal.SIG_IGN:
+                signal.signal(signum, on_signal)
+        if previous_death_signal == 0:
+            _set_parent_death_signal(signal.SIGTERM)
+        yield
+    finally:
+        if previous_death_signal == 0:
+            _set_parent_death_signal(0)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        _state.depth = 0
+        _state.requested.clear()
+
+
+def _chain(signum: int, frame: Any, previous: Any) -> None:
+    """Run the handler that was in place before stop_on_signals (or the default action)."""
+    if callable(previous):
+        previous(signum, frame)
+    elif previous is not signal.SIG_IGN:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+def _stop_children(signum: int) -> None:
+    """Forward signum to every child, give them STOP_GRACE seconds to exit, SIGKILL the rest; reap all."""
+    pids = list(_state.children)
+    for pid in pids:
+        _signal_quietly(pid, signum)
+    deadline = time.monotonic() + STOP_GRACE
+    waiting = set(pids)
+    while waiting and time.monotonic() < deadline:
+        for pid in list(waiting):
+            if _reaped(pid, os.WNOHANG):
+                waiting.discard(pid)
+        if waiting:
+            time.sleep(0.05)
+    for pid in waiting:
+        _signal_quietly(pid, signal.SIGKILL)
+        _reaped(pid, 0)
+    for pid in pids:
+        _state.children.pop(pid, None)
+
+
+def _reaped(pid: int, flags: int) -> bool:
+    """waitpid(pid, flags); True when the child is gone (reaped now or before)."""
+    try:
+        done, _status = os.waitpid(pid, flags)
+    except ChildProcessError:
+        return True
+    return done == pid
+
+
+def _libc_prctl() -> Optional[Callable[..., int]]:
+    """libc's prctl on Linux, else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _set_parent_death_signal(signum: int) -> bool:
+    """Ask the kernel to send signum to this process when its parent dies (0: never); False where unsupported."""
+    prctl = _libc_prctl()
+    return prctl is not None and prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
+
+
+def _parent_death_signal() -> Optional[int]:
+    """This process's parent-death signal (0: none), or None where unsupported."""
+    prctl = _libc_prctl()
+    if prctl is None:
+        return None
+    value = ctypes.c_int(0)
+    if prctl(_PR_GET_PDEATHSIG, ctypes.byref(value), 0, 0, 0) != 0:
+        return None
+    return value.value
 
 
 def run_sharded(shards: Sequence[Shard], run_shard: ShardRunner, finished: Finished, lost: Lost) -> None:
@@ -48,47 +298,94 @@ def run_sharded(shards: Sequence[Shard], run_shard: ShardRunner, finished: Finis
     """
     children: Dict[int, Tuple[int, Shard]] = {}
     unforked: List[Tuple[str, Any]] = []
-    try:
-        for shard in shards:
-            if unforked:
-                unforked.extend(shard)
-                continue
-            try:
-                read_fd, write_fd = os.pipe()
-            except OSError:
-                unforked.extend(shard)
-                continue
-            try:
-                pid = _fork()
-            except OSError:
-                os.close(read_fd)
+    with stop_on_signals():
+        try:
+            for shard in shards:
+                if unforked or stop_requested():
+                    unforked.extend(shard)
+                    continue
+                try:
+                    read_fd, write_fd = os.pipe()
+                except OSError:
+                    unforked.extend(shard)
+                    continue
+                try:
+                    pid = _fork_child(read_fd, write_fd, shard, run_shard)
+                except OSError:
+                    os.close(read_fd)
+                    os.close(write_fd)
+                    unforked.extend(shard)
+                    continue
                 os.close(write_fd)
-                unforked.extend(shard)
-                continue
-            if pid == 0:  # pragma: no cover - the child; its results are checked through the parent
+                children[read_fd] = (pid, shard)
+            _collect(children, finished, lost)
+            if unforked:
+                for name, result in run_shard(unforked):
+                    finished(name, result)
+        except BaseException:
+            # _collect reaps the children on the normal path; here they are stopped and reaped.
+            for pid, _shard in children.values():
+                _signal_quietly(pid, signal.SIGTERM)
+            for pid, _shard in children.values():
+                _reap(pid)
+            raise
+        finally:
+            for read_fd in children:
+                _close_quietly(read_fd)
+            for pid, _shard in children.values():
+                _state.children.pop(pid, None)
+
+
+def _fork_child(read_fd: int, write_fd: int, shard: Shard, run_shard: ShardRunner) -> int:
+    """Fork the child of one shard and return its pid; the child never returns.
+
+    SIGTERM and SIGINT are blocked across the fork, so a stop that arrives meanwhile reaches the
+    child only once it is registered (parent) and has its own handlers (child).
+    """
+    parent = os.getpid()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        pid = _fork()
+        if pid == 0:  # pragma: no cover - the child; its behaviour is checked through the parent
+            try:
                 os.close(read_fd)
+                _child_setup(parent)
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
                 _child_main(write_fd, shard, run_shard)
-            os.close(write_fd)
-            children[read_fd] = (pid, shard)
-        _collect(children, finished, lost)
-        if unforked:
-            for name, result in run_shard(unforked):
-                finished(name, result)
-    except BaseException:
-        # _collect reaps the children on the normal path; here they are stopped and reaped.
-        for pid, _shard in children.values():
-            _kill_quietly(pid)
-        for pid, _shard in children.values():
-            _reap(pid)
-        raise
+            finally:
+                os._exit(1)  # never back into the parent's code
+        _state.children[pid] = None
     finally:
-        for read_fd in children:
-            _close_quietly(read_fd)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    return pid
 
 
 def _fork() -> int:
     """os.fork(); a seam for the tests of a refused fork."""
     return os.fork()
+
+
+def _child_setup(parent: int) -> None:  # pragma: no cover - forked child
+    """In a new child: stop on SIGTERM/SIGINT, get SIGTERM when the parent dies, stop if it already has."""
+    _state.children.clear()
+    _state.depth = 0
+    _state.handling = False
+    _state.requested = threading.Event()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _child_stop)
+    _set_parent_death_signal(signal.SIGTERM)
+    if os.getppid() != parent:
+        _child_stop(signal.SIGTERM, None)
+
+
+def _child_stop(signum: int, _frame: Any) -> None:  # pragma: no cover - forked child
+    """A child told to stop: start nothing more, remove its temporary files in flight, exit now (os._exit).
+
+    The exit ends the session threads too; the parent fails the items this child did not report.
+    """
+    _state.requested.set()
+    with abandoned_temp_files():
+        os._exit(128 + signum)
 
 
 def _child_main(write_fd: int, shard: Shard, run_shard: ShardRunner) -> None:  # pragma: no cover - forked child
@@ -144,9 +441,9 @@ def _reap(pid: int) -> str:
     return f"exit status {os.WEXITSTATUS(status)}"
 
 
-def _kill_quietly(pid: int) -> None:
+def _signal_quietly(pid: int, signum: int) -> None:
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signum)
     except OSError:
         pass
 
