@@ -11,7 +11,16 @@ from __future__ import annotations
 from typing import Optional
 
 # Per-device failure classes (MISSION section 4.1). Every failed device carries one.
-FAILURE_CLASSES = ("unreachable", "auth_failed", "timeout", "invalid_output", "unsupported_platform", "other")
+# host_key_mismatch: the device's SSH host key differs from a known one; raised before any credential is sent.
+FAILURE_CLASSES = (
+    "unreachable",
+    "auth_failed",
+    "timeout",
+    "invalid_output",
+    "unsupported_platform",
+    "host_key_mismatch",
+    "other",
+)
 
 
 class NautobotBackupError(Exception):

@@ -29,7 +29,9 @@ else:  # pragma: no cover - exercised only without pydantic; callers use _deps.r
         return lambda func: func
 
 
-FailureClass = Literal["unreachable", "auth_failed", "timeout", "invalid_output", "unsupported_platform", "other"]
+FailureClass = Literal[
+    "unreachable", "auth_failed", "timeout", "invalid_output", "unsupported_platform", "host_key_mismatch", "other"
+]
 TriggeredBy = Literal["schedule", "manual"]
 
 
@@ -59,6 +61,8 @@ class DeviceBackupInfo(_Model):
     startup_config_bytes: int = 0
     running_config_file: Optional[str] = None
     startup_config_file: Optional[str] = None
+    # The device's pinned SSH host key file in the checkout (.known_hosts/<name>), committed with its configs.
+    host_key_file: Optional[str] = None
     unsaved_changes: Optional[bool] = None
     changed: bool = False
     error: Optional[str] = None

@@ -43,8 +43,9 @@ def backed_up_files(
 ) -> Tuple[List[str], Dict[str, int]]:
     """The files a publish commits for a run's device results, and the counts for the commit message.
 
-    A device counts as backed up when its running config was saved; its running file, and its
-    startup file when that was saved too, are committed (running files first, in device order).
+    A device counts as backed up when its running config was saved; its running file, its startup
+    file when that was saved too, and its pinned SSH host key file (``host_key_file``) are committed
+    (running files first, then startup files, then pins, each in device order).
     Accepts host name -> result (``backup_results``) or a list of results. Raises TypeError for
     anything else.
     """
@@ -56,6 +57,7 @@ def backed_up_files(
         raise TypeError(f"device results must be a dict or a list, got {type(device_results).__name__}")
     running: List[str] = []
     startup: List[str] = []
+    pins: List[str] = []
     backed_up = 0
     for result in results:
         if result is not None and not isinstance(result, Mapping):
@@ -67,7 +69,9 @@ def backed_up_files(
             running.append(str(result["running_config_file"]))
         if result.get("startup_config_success") and result.get("startup_config_file"):
             startup.append(str(result["startup_config_file"]))
-    return running + startup, {"devices_backed_up": backed_up, "devices_failed": len(results) - backed_up}
+        if result.get("host_key_file"):
+            pins.append(str(result["host_key_file"]))
+    return running + startup + pins, {"devices_backed_up": backed_up, "devices_failed": len(results) - backed_up}
 
 
 def failed_hosts(device_results: Mapping[str, Optional[Mapping[str, Any]]]) -> Dict[str, str]:
