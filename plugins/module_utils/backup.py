@@ -20,6 +20,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.cleaning im
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import PlatformCommands, platform_commands
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import read_text, write_if_changed
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.host_keys import HostKeyCheck
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp, confine, device_paths
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import run_sharded
@@ -77,16 +78,21 @@ ProgressHook = Callable[[int, int, str, Dict[str, Any]], None]
 
 
 def request_from_vars(
-    args: Mapping[str, Any], name: str, lookup: VarLookup, cli: Optional[Mapping[str, Any]] = None
+    args: Mapping[str, Any],
+    name: str,
+    lookup: VarLookup,
+    cli: Optional[Mapping[str, Any]] = None,
+    host_keys: Optional[HostKeyCheck] = None,
 ) -> BackupRequest:
     """Build one device's BackupRequest from the task arguments and the host's variables.
 
     ``args`` are the validated task arguments (device_config_backup's argument spec);
     ``lookup(var)`` returns one of the host's variables; ``cli`` holds command-line credentials
-    (retrieval.cli_credentials) used where no host variable is set. Raises NautobotBackupError (e.g. an
-    unknown platform) for this device only.
+    (retrieval.cli_credentials) used where no host variable is set; ``host_keys`` is the run's host key
+    check when this host's checking is on. Raises NautobotBackupError (e.g. an unknown platform) for this
+    device only.
     """
-    target = device_target(args, name, lookup, cli)
+    target = device_target(args, name, lookup, cli, host_keys)
     commands = args.get("commands")
     if commands is None:
         commands = lookup("nautobot_backup_commands")
@@ -289,6 +295,9 @@ def _backup(request: BackupRequest, outcome: BackupOutcome, check_mode: bool, wa
         info.startup_config_success = True
         info.startup_config_bytes = len(startup.encode("utf-8"))
         info.startup_config_file = startup_rel
+    if request.settings.host_keys is not None:  # a device seen for the first time gets its host key pinned
+        info.host_key_file, pinned = request.settings.host_keys.save_pin(check_mode)
+        changed = pinned or changed
     info.changed = changed
 
 
