@@ -17,18 +17,24 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.cleaning import clean_output, unsaved_changes
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_lines import check_command_line
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import PlatformCommands, platform_commands
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import read_text, write_if_changed
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.host_keys import HostKeyCheck
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp, confine, device_paths
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import run_sharded
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import (
+    run_sharded,
+    stop_on_signals,
+    stop_requested,
+)
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
     ConnectionSettings,
     FetchedConfigs,
     device_target,
     fetch_configs,
+    unexpected_error_message,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.sanitize import sanitize_config
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.validation import (
@@ -62,6 +68,8 @@ class BackupRequest:
     sanitize: bool = False
     sanitize_patterns: Sequence[str] = ()
     command_overrides: Optional[Mapping[str, Any]] = None
+    # In diff mode, show the configurations' content: only when asked, or when sanitize removed their secrets.
+    show_diff: bool = False
 
 
 @dataclass
@@ -110,6 +118,7 @@ def request_from_vars(
         sanitize=args["sanitize"],
         sanitize_patterns=args["sanitize_patterns"],
         command_overrides=commands,
+        show_diff=bool(args.get("show_diff")),
     )
 
 
@@ -191,8 +200,10 @@ def backup_batch(
         threads = max(1, workers // processes)
         run_sharded(shards, lambda shard: _run_pool(shard, threads, check_mode, want_diff, fetch), finished, _lost)
     elif todo:
-        for name, result in _run_pool(todo, workers, check_mode, want_diff, fetch):
-            finished(name, result)
+        # SIGTERM/SIGINT: no queued device starts, in-flight temporary files go (process_pool).
+        with stop_on_signals():
+            for name, result in _run_pool(todo, workers, check_mode, want_diff, fetch):
+                finished(name, result)
     return {name: results[name] for name in requests}
 
 
@@ -205,10 +216,14 @@ def _run_pool(
 ) -> Iterator[Tuple[str, Dict[str, Any]]]:
     """Back up the devices in a thread pool of this process; yield (name, task result) as each finishes."""
     with ThreadPoolExecutor(max_workers=min(workers, max(1, len(todo)))) as pool:
-        pending = {pool.submit(_guarded_backup, request, check_mode, want_diff, fetch): name for name, request in todo}
-        for future in as_completed(pending):
-            outcome = future.result()
-            yield pending[future], task_result(outcome.info.to_dict(), outcome.diffs)
+        pending = {pool.submit(guarded_backup, request, check_mode, want_diff, fetch): name for name, request in todo}
+        try:
+            for future in as_completed(pending):
+                outcome = future.result()
+                yield pending[future], task_result(outcome.info.to_dict(), outcome.diffs)
+        finally:
+            # A stop (or a consumer that stops early) must not start the devices still queued.
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _lost(name: str, request: BackupRequest, why: str) -> Dict[str, Any]:
@@ -218,15 +233,22 @@ def _lost(name: str, request: BackupRequest, why: str) -> Dict[str, Any]:
     return task_result(info.to_dict())
 
 
-def _guarded_backup(
-    request: BackupRequest, check_mode: bool, want_diff: bool, fetch: Optional[Fetcher]
+def guarded_backup(
+    request: BackupRequest, check_mode: bool = False, want_diff: bool = False, fetch: Optional[Fetcher] = None
 ) -> BackupOutcome:
-    """backup_device() for a pool thread: an unexpected error (a bug) fails this device only, scrubbed."""
+    """backup_device() that never raises: an unexpected error (a bug) fails this device only, class ``other``.
+
+    Its message gives the exception's type and where it was raised, never its text, which may
+    quote the configuration being cleaned or sanitized.
+    """
+    if stop_requested():
+        # The run is being cancelled: open no new session.
+        return BackupOutcome(info=failed_info(request.device_name, NautobotBackupError("cancelled before it started")))
     try:
         return backup_device(request, check_mode=check_mode, want_diff=want_diff, fetch=fetch)
     except Exception as exc:  # noqa: BLE001 - one device's bug must not lose the other devices' results
-        info = failed_info(request.device_name, exc)
-        info.error = request.settings.scrub(f"{type(exc).__name__}: {exc}")
+        info = failed_info(request.device_name, NautobotBackupError(unexpected_error_message(exc)))
+        info.device_ip = request.settings.host
         return BackupOutcome(info=info)
 
 
@@ -259,6 +281,10 @@ def _backup(request: BackupRequest, outcome: BackupOutcome, check_mode: bool, wa
     """The steps of a backup; raises NautobotBackupError on the first failure."""
     info = outcome.info
     commands = platform_commands(request.settings.device_type, request.command_overrides)
+    # Overrides come from host variables: a line break in one would send a second command.
+    check_command_line(commands.running, "the running-config command")
+    if commands.startup:
+        check_command_line(commands.startup, "the startup-config command")
     running_rel, startup_rel = device_paths(
         request.facts, request.device_name, request.stamp, request.running_template, request.startup_template
     )
@@ -286,12 +312,12 @@ def _backup(request: BackupRequest, outcome: BackupOutcome, check_mode: bool, wa
         running = sanitize_config(running, device_type, patterns)
         startup = sanitize_config(startup, device_type, patterns) if startup is not None else None
 
-    changed = _write(running_path, running_rel, running, check_mode, want_diff, outcome)
+    changed = _write(running_path, running_rel, running, check_mode, want_diff, outcome, request)
     info.running_config_success = True
     info.running_config_bytes = len(running.encode("utf-8"))
     info.running_config_file = running_rel
     if startup is not None:
-        changed = _write(startup_path, startup_rel, startup, check_mode, want_diff, outcome) or changed
+        changed = _write(startup_path, startup_rel, startup, check_mode, want_diff, outcome, request) or changed
         info.startup_config_success = True
         info.startup_config_bytes = len(startup.encode("utf-8"))
         info.startup_config_file = startup_rel
@@ -309,16 +335,33 @@ def _checked(raw: str, commands: PlatformCommands, command: str, kind: str) -> s
 
 
 def _write(
-    path: Path, relative: str, content: str, check_mode: bool, want_diff: bool, outcome: BackupOutcome
+    path: Path,
+    relative: str,
+    content: str,
+    check_mode: bool,
+    want_diff: bool,
+    outcome: BackupOutcome,
+    request: BackupRequest,
 ) -> bool:
-    """Write one file (unless check mode) and record its diff; return whether it changed."""
-    before = read_text(path) if want_diff else None
+    """Write one file (unless check mode) and, in diff mode, record its diff; return whether it changed.
+
+    A diff shows the configurations' content only when the request asks for it (``show_diff``) or
+    sanitizes them (then the previous file is sanitized for the diff too, in case it was written
+    before sanitize was on); otherwise it names the file and says that its content is not shown,
+    since diff output goes to job logs (AWX "show changes") that carry no secrets.
+    """
+    content_diff = want_diff and (request.show_diff or request.sanitize)
+    before = read_text(path) if content_diff else None
     try:
         changed = write_if_changed(path, content, check_mode=check_mode)
     except OSError as exc:
         raise WriteError(f"cannot write {relative}: {exc.strerror or exc}") from exc
-    if want_diff and changed:
+    if changed and content_diff:
+        if before and request.sanitize:
+            before = sanitize_config(before, request.settings.device_type, request.sanitize_patterns)
         outcome.diffs.append(
             {"before": before or "", "after": content, "before_header": relative, "after_header": relative}
         )
+    elif changed and want_diff:
+        outcome.diffs.append({"prepared": f"{relative} changed (content not shown: set show_diff or sanitize)"})
     return changed

@@ -18,7 +18,6 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup impo
     task_result,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import auto_processes
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
     ConnectionSettings,
     DeviceError,
@@ -234,18 +233,6 @@ def test_backup_batch_a_dead_child_fails_only_its_unreported_devices(tmp_path):
     assert results["r05"]["error_class"] == "auth_failed"
     assert (tmp_path / "backups" / "r02.running-config").exists()
     assert not (tmp_path / "backups" / "r04.running-config").exists()
-
-
-def test_auto_processes_depends_on_devices_cores_and_workers(monkeypatch):
-    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3}, raising=False)
-    assert auto_processes(10, 50) == 1
-    assert auto_processes(99, 50) == 1
-    assert auto_processes(100, 50) == 2
-    assert auto_processes(500, 50) == 4
-    assert auto_processes(500, 3) == 3
-    assert auto_processes(0, 50) == 1
-    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(64)), raising=False)
-    assert auto_processes(10_000, 50) == 8
 
 
 def test_backup_batch_a_refused_fork_backs_up_the_rest_in_this_process(tmp_path, monkeypatch):

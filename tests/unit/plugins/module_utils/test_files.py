@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
+import threading
 
 import pytest
 
+from ansible_collections.netops.nautobot_backup.plugins.module_utils import files
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import (
     FileModeError,
+    abandoned_temp_files,
     file_modes,
     private_umask,
+    temp_files_in_flight,
     write_if_changed,
 )
 
@@ -79,3 +84,88 @@ def test_private_umask_restores(tmp_path):
     now = os.umask(0o022)
     os.umask(now)
     assert now == before
+
+
+def _hung_write(monkeypatch, target, release: threading.Event):
+    """Start write_if_changed(target) in a thread whose fsync waits for release; return (thread, errors)."""
+    real_fsync, entered = os.fsync, threading.Event()
+
+    def fsync(fd: int) -> None:
+        entered.set()
+        release.wait(30)
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    errors: list = []
+
+    def write() -> None:
+        try:
+            write_if_changed(target, "hostname r1\nend\n")
+        except OSError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    assert entered.wait(10)
+    return thread, errors
+
+
+def test_temp_files_are_tracked_from_creation_to_rename(tmp_path, monkeypatch):
+    target = tmp_path / "backups" / "r1.running-config"
+    release = threading.Event()
+    thread, errors = _hung_write(monkeypatch, target, release)
+    in_flight = temp_files_in_flight()
+    assert len(in_flight) == 1
+    temp = in_flight[0]
+    assert re.fullmatch(re.escape(str(target.parent)) + r"/\.r1\.running-config\.[0-9a-f]{8}\.tmp", temp)
+    assert _mode(temp) == 0o600
+    release.set()
+    thread.join(10)
+    assert not errors and target.read_text() == "hostname r1\nend\n"
+    assert temp_files_in_flight() == [] and not os.path.exists(temp)
+
+
+def test_abandoned_temp_files_removes_those_in_flight_and_holds_off_renames(tmp_path, monkeypatch):
+    target = tmp_path / "backups" / "r1.running-config"
+    release = threading.Event()
+    thread, errors = _hung_write(monkeypatch, target, release)
+    [temp] = temp_files_in_flight()
+    with abandoned_temp_files() as removed:
+        assert removed == [temp] and not os.path.exists(temp)
+        release.set()
+        thread.join(0.5)
+        assert thread.is_alive(), "the writer must wait: no rename while a stopping process cleans up"
+    thread.join(10)
+    # The writer's temp file is gone: its write fails and leaves nothing behind.
+    assert len(errors) == 1 and isinstance(errors[0], FileNotFoundError)
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == [] and temp_files_in_flight() == []
+
+
+def test_a_failed_rename_removes_and_forgets_its_temp_file(tmp_path):
+    target = tmp_path / "r1.cfg"
+    target.mkdir()  # a directory where the file should go: os.replace fails
+    with pytest.raises(OSError):
+        write_if_changed(target, "a\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["r1.cfg"] and temp_files_in_flight() == []
+
+
+def test_a_forked_child_does_not_inherit_the_parents_temp_files(tmp_path, monkeypatch):
+    release = threading.Event()
+    thread, _errors = _hung_write(monkeypatch, tmp_path / "r1.cfg", release)
+    try:
+        assert len(temp_files_in_flight()) == 1
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit status
+            code = 1
+            try:
+                with abandoned_temp_files(timeout=0.5) as removed:
+                    code = 0 if removed == [] and temp_files_in_flight() == [] else 1
+            finally:
+                os._exit(code)
+        _pid, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        assert len(temp_files_in_flight()) == 1, "the child must not have removed the parent's temp file"
+    finally:
+        release.set()
+        thread.join(10)

@@ -1,0 +1,360 @@
+"""Tests for plugins/module_utils/process_pool.py: automatic process count (CPU affinity and cgroup quota), cancel.
+
+The cancel tests run a real batch in a separate Python process (so the signals never reach
+pytest), with real forked children, real signals and real files; only the disk is made slow
+(os.fsync waits) so that writes are in flight when the signal arrives.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Set
+
+import pytest
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils import process_pool
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import (
+    auto_processes,
+    cgroup_cpu_limit,
+    stop_on_signals,
+    stop_requested,
+)
+
+# The directory that holds ansible_collections/ (the installed tree the tests import), for the batch process.
+COLLECTIONS = next(
+    path.parent for path in Path(os.path.abspath(process_pool.__file__)).parents if path.name == "ansible_collections"
+)
+
+
+def _tree(root: Path, files: Dict[str, str]) -> Path:
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="ascii")
+    return root
+
+
+def _limit(tmp_path: Path, proc_cgroup: str, files: Dict[str, str]) -> Optional[int]:
+    root = _tree(tmp_path / "cgroup", files)
+    (tmp_path / "proc_self_cgroup").write_text(proc_cgroup, encoding="ascii")
+    return cgroup_cpu_limit(root, tmp_path / "proc_self_cgroup")
+
+
+V2 = "0::/kubepods/pod1/ctr\n"
+V1 = "12:pids:/docker/abc\n4:cpu,cpuacct:/docker/abc\n3:memory:/docker/abc\n"
+V1_DIR = "cpu,cpuacct/docker/abc"
+
+
+@pytest.mark.parametrize(
+    "proc_cgroup, files, expected",
+    [
+        # cgroup v2: "<quota> <period>" -> ceil(quota / period).
+        (V2, {"kubepods/pod1/ctr/cpu.max": "200000 100000\n"}, 2),
+        (V2, {"kubepods/pod1/ctr/cpu.max": "150000 100000\n"}, 2),
+        (V2, {"kubepods/pod1/ctr/cpu.max": "50000 100000\n"}, 1),
+        (V2, {"kubepods/pod1/ctr/cpu.max": "max 100000\n"}, None),
+        # The smallest quota on the way up to the root applies (a pod limit above the container's).
+        (V2, {"kubepods/pod1/ctr/cpu.max": "max 100000\n", "kubepods/pod1/cpu.max": "300000 100000\n"}, 3),
+        (V2, {"kubepods/pod1/ctr/cpu.max": "400000 100000\n", "kubepods/cpu.max": "100000 100000\n"}, 1),
+        # A container with its own cgroup namespace sees itself as "/": the root's own cpu.max.
+        ("0::/\n", {"cpu.max": "300000 100000\n"}, 3),
+        # A path not visible under the root (no cgroup namespace): the root's files.
+        (V2, {"cpu.max": "100000 50000\n"}, 2),
+        # cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us, -1 = none; the mount named after the controllers.
+        (V1, {f"{V1_DIR}/cpu.cfs_quota_us": "250000\n", f"{V1_DIR}/cpu.cfs_period_us": "100000\n"}, 3),
+        (V1, {f"{V1_DIR}/cpu.cfs_quota_us": "-1\n", f"{V1_DIR}/cpu.cfs_period_us": "100000\n"}, None),
+        # ... and the parent's quota when it is smaller.
+        (
+            V1,
+            {
+                f"{V1_DIR}/cpu.cfs_quota_us": "400000\n",
+                f"{V1_DIR}/cpu.cfs_period_us": "100000\n",
+                "cpu,cpuacct/docker/cpu.cfs_quota_us": "100000\n",
+                "cpu,cpuacct/docker/cpu.cfs_period_us": "100000\n",
+            },
+            1,
+        ),
+        ("4:cpu:/docker/abc\n", {"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),
+        # Hybrid host (v1 cpu controller, v2 unified elsewhere) without quotas: none.
+        (V1 + "0::/\n", {"cpu,cpuacct/cpu.cfs_quota_us": "-1\n", "cpu,cpuacct/cpu.cfs_period_us": "100000\n"}, None),
+        # Nothing readable: none.
+        (V2, {}, None),
+        ("garbage\n", {"cpu.max": "100000 100000\n"}, None),
+        (V2, {"kubepods/pod1/ctr/cpu.max": "lots 100000\n"}, None),
+    ],
+)
+def test_cgroup_cpu_limit(tmp_path, proc_cgroup, files, expected):
+    assert _limit(tmp_path, proc_cgroup, files) == expected
+
+
+def test_cgroup_cpu_limit_without_proc_file(tmp_path):
+    assert cgroup_cpu_limit(tmp_path, tmp_path / "missing") is None
+
+
+def test_auto_processes_depends_on_devices_cores_and_workers(monkeypatch, tmp_path):
+    no_cgroup = {"cgroup_root": tmp_path, "proc_cgroup": tmp_path / "missing"}
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3}, raising=False)
+    assert auto_processes(10, 50, **no_cgroup) == 1
+    assert auto_processes(99, 50, **no_cgroup) == 1
+    assert auto_processes(100, 50, **no_cgroup) == 2
+    assert auto_processes(500, 50, **no_cgroup) == 4
+    assert auto_processes(500, 3, **no_cgroup) == 3
+    assert auto_processes(0, 50, **no_cgroup) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(64)), raising=False)
+    assert auto_processes(10_000, 50, **no_cgroup) == 8
+
+
+def test_auto_processes_respects_the_cgroup_quota(monkeypatch, tmp_path):
+    # 16 CPUs visible, but the container may use 2.5 of them: 3 processes, not 8.
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(16)), raising=False)
+    root = _tree(tmp_path / "cgroup", {"cpu.max": "250000 100000\n"})
+    (tmp_path / "self").write_text("0::/\n", encoding="ascii")
+    assert auto_processes(10_000, 50, cgroup_root=root, proc_cgroup=tmp_path / "self") == 3
+    # A quota above the affinity changes nothing.
+    (root / "cpu.max").write_text("3200000 100000\n", encoding="ascii")
+    assert auto_processes(10_000, 50, cgroup_root=root, proc_cgroup=tmp_path / "self") == 8
+
+
+def test_stop_on_signals_restores_the_handlers_and_the_flag():
+    before = {signum: signal.getsignal(signum) for signum in process_pool.STOP_SIGNALS}
+    with stop_on_signals():
+        assert signal.getsignal(signal.SIGTERM) is not before[signal.SIGTERM]
+        with stop_on_signals():  # nested: one scope
+            pass
+        assert signal.getsignal(signal.SIGTERM) is not before[signal.SIGTERM]
+        assert not stop_requested()
+    assert {signum: signal.getsignal(signum) for signum in process_pool.STOP_SIGNALS} == before
+    assert not stop_requested()
+
+
+def test_stop_on_signals_chains_to_the_previous_handler():
+    seen: List[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: seen.append(signum))
+    try:
+        with stop_on_signals():
+            os.kill(os.getpid(), signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while not seen and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert stop_requested()
+        assert seen == [signal.SIGTERM]
+        assert not stop_requested()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# A batch of 20 devices in its own process: every fetch is logged ("<pid> <device>"); every file
+# write stays in flight (its temporary file exists) for HANG seconds, like a hung disk.
+BATCH = textwrap.dedent(
+    """
+    import os, sys, threading
+    from pathlib import Path
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import BackupRequest, backup_batch
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
+        ConnectionSettings, FetchedConfigs)
+
+    repo, log, processes, hang = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    config = "hostname {name}\\n!\\ninterface Ethernet1\\n description x\\n!\\nend\\n"
+    real_fsync = os.fsync
+
+    def slow_fsync(fd):
+        threading.Event().wait(hang)
+        real_fsync(fd)
+
+    os.fsync = slow_fsync
+
+    def fetch(settings, running, startup, enable):
+        with open(log, "a", encoding="ascii") as out:
+            out.write(f"{os.getpid()} {settings.host}\\n")
+        name = settings.host.split(".")[0]
+        return FetchedConfigs(running=config.format(name=name), startup=None)
+
+    requests = {}
+    for i in range(20):
+        settings = ConnectionSettings(host=f"r{i:02d}.lab", device_type="cisco_ios", password="S3cret-pw")
+        requests[f"r{i:02d}"] = BackupRequest(device_name=f"r{i:02d}", settings=settings, repo_dir=repo,
+                                              stamp={"date": "d", "timestamp": "t"}, backup_startup=False)
+    try:
+        backup_batch(requests, workers=4, processes=processes, fetch=fetch)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    """
+)
+
+
+class Batch:
+    """The batch process of BATCH, its log and its checkout."""
+
+    def __init__(self, tmp_path: Path, processes: int, hang: float = 600.0) -> None:
+        self.repo, self.log = tmp_path / "repo", tmp_path / "fetch.log"
+        self.repo.mkdir()
+        env = {**os.environ, "PYTHONPATH": str(COLLECTIONS)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", BATCH, str(self.repo), str(self.log), str(processes), str(hang)], env=env
+        )
+
+    def temp_files(self) -> List[Path]:
+        return sorted(self.repo.rglob("*.tmp"))
+
+    def fetches(self) -> List[str]:
+        try:
+            return self.log.read_text(encoding="ascii").splitlines()
+        except FileNotFoundError:
+            return []
+
+    def wait_for_temp_files(self, count: int) -> None:
+        deadline = time.monotonic() + 60
+        while len(self.temp_files()) < count:
+            assert self.proc.poll() is None, "the batch ended before its writes were in flight"
+            assert time.monotonic() < deadline, f"only {self.temp_files()} in flight"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        for pid in _descendants(self.proc.pid):
+            _kill(pid)
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+
+
+def _descendants(root: int) -> Set[int]:
+    """Every live descendant of root (from /proc)."""
+    parents: Dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text(encoding="ascii")
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: Set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier and pid not in found}
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """True while pid exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _wait_gone(pids: Set[int], seconds: float = 5.0) -> Set[int]:
+    """Wait up to seconds for every pid to end; return those still alive."""
+    deadline = time.monotonic() + seconds
+    alive = set(pids)
+    while alive and time.monotonic() < deadline:
+        alive = {pid for pid in alive if _alive(pid)}
+        time.sleep(0.05)
+    return {pid for pid in alive if _alive(pid)}
+
+
+needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG are Linux")
+
+
+@needs_linux
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_parent_stops_the_children_and_removes_their_temp_files(tmp_path, signum):
+    batch = Batch(tmp_path, processes=2)
+    try:
+        # 2 children of 2 threads: 4 writes hang with their temporary files in the checkout.
+        batch.wait_for_temp_files(4)
+        children = _descendants(batch.proc.pid)
+        assert len(children) == 2
+        fetched = len(batch.fetches())
+        os.kill(batch.proc.pid, signum)
+        batch.proc.wait(timeout=5)
+        assert not _wait_gone(children, 0.5), "a child outlived its stopped parent"
+        assert batch.temp_files() == []
+        # SIGTERM keeps its default action (after the cleanup); SIGINT is Python's KeyboardInterrupt.
+        assert batch.proc.returncode == (-signal.SIGTERM if signum == signal.SIGTERM else 130)
+        assert len(batch.fetches()) == fetched, "a device was started after the stop"
+    finally:
+        batch.stop()
+
+
+@needs_linux
+def test_sigkill_of_the_parent_stops_the_children_and_removes_their_temp_files(tmp_path):
+    batch = Batch(tmp_path, processes=2)
+    try:
+        batch.wait_for_temp_files(4)
+        children = _descendants(batch.proc.pid)
+        fetched = len(batch.fetches())
+        os.kill(batch.proc.pid, signal.SIGKILL)
+        batch.proc.wait(timeout=5)
+        assert not _wait_gone(children), "a child outlived its killed parent (no parent-death signal)"
+        assert batch.temp_files() == []
+        assert len(batch.fetches()) == fetched
+    finally:
+        batch.stop()
+
+
+@needs_linux
+def test_a_child_told_to_stop_removes_its_temp_files_and_the_other_child_goes_on(tmp_path):
+    batch = Batch(tmp_path, processes=2)
+    try:
+        batch.wait_for_temp_files(4)
+        child = min(_descendants(batch.proc.pid))
+        os.kill(child, signal.SIGTERM)
+        assert not _wait_gone({child})
+        # The stopped child's two temp files are gone; the other child's two writes are still in flight.
+        deadline = time.monotonic() + 5
+        while len(batch.temp_files()) != 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(batch.temp_files()) == 2
+        assert batch.proc.poll() is None
+    finally:
+        batch.stop()
+
+
+@needs_linux
+def test_one_process_batch_sigterm_removes_temp_files_and_starts_nothing(tmp_path):
+    batch = Batch(tmp_path, processes=1)
+    try:
+        batch.wait_for_temp_files(4)
+        assert _descendants(batch.proc.pid) == set()
+        fetched = len(batch.fetches())
+        os.kill(batch.proc.pid, signal.SIGTERM)
+        batch.proc.wait(timeout=5)
+        assert batch.proc.returncode == -signal.SIGTERM
+        assert batch.temp_files() == []
+        assert len(batch.fetches()) == fetched
+    finally:
+        batch.stop()
+
+
+@needs_linux
+def test_one_process_batch_sigint_cancels_the_queued_devices(tmp_path):
+    # Writes hang 3 s: after SIGINT the 4 running devices finish (their files fail: the temp
+    # files were removed), and none of the 16 queued devices opens a session.
+    batch = Batch(tmp_path, processes=1, hang=3.0)
+    try:
+        batch.wait_for_temp_files(4)
+        fetched = batch.fetches()
+        assert len(fetched) == 4
+        os.kill(batch.proc.pid, signal.SIGINT)
+        batch.proc.wait(timeout=30)
+        assert batch.proc.returncode == 130
+        assert batch.fetches() == fetched
+        assert batch.temp_files() == []
+        assert list((batch.repo / "backups").glob("*.running-config")) == []
+    finally:
+        batch.stop()
