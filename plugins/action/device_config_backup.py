@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
@@ -22,6 +23,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup impo
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import cli_credentials
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.host_key_checking import RunHostKeys
 
 LIBRARIES = ("pydantic", "netmiko", "netutils")
 
@@ -41,6 +43,8 @@ ARGUMENT_SPEC: Dict[str, Any] = {
     "auth_timeout": {"type": "float", "default": 20},
     "banner_timeout": {"type": "float", "default": 15},
     "read_timeout": {"type": "float", "default": 120},
+    "known_hosts_file": {"type": "path"},
+    "allow_telnet": {"type": "bool", "default": False},
 }
 
 
@@ -56,13 +60,17 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         name = args.get("device_name") or task_vars.get("inventory_hostname")
+
+        def lookup(var: str) -> Any:
+            return self._var(task_vars, var)
+
         try:
             for library in LIBRARIES:
                 require(library)
-            request = request_from_vars(
-                args, name, lambda var: self._var(task_vars, var), cli_credentials(self._play_context, task_vars)
-            )
-        except (MissingLibraryError, NautobotBackupError) as exc:
+            # Ansible's host_key_checking for this host; pins live in the checkout and are written there.
+            host_keys = RunHostKeys(args, args["repo_dir"], write_pins=True).for_host(lookup)
+            request = request_from_vars(args, name, lookup, cli_credentials(self._play_context, task_vars), host_keys)
+        except (MissingLibraryError, NautobotBackupError, AnsibleError) as exc:
             return self._merge(result, task_result(failed_info(name, exc).to_dict()))
         outcome = backup_device(request, check_mode=bool(self._task.check_mode), want_diff=bool(self._task.diff))
         return self._merge(result, task_result(outcome.info.to_dict(), outcome.diffs))

@@ -32,6 +32,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.models impo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import auto_processes
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import cli_credentials
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.host_key_checking import RunHostKeys
 
 display = Display()
 
@@ -76,9 +77,12 @@ class ActionModule(ActionBase):
         # Templating uses Ansible's (not thread-safe) machinery: build every request here, in order.
         started = time.monotonic()
         requests: Dict[str, Union[BackupRequest, DeviceBackupInfo]] = {}
+        # Each host's own host_key_checking; the known-hosts files are read once, pins live in the checkout.
+        run_host_keys = RunHostKeys(args, args["repo_dir"], write_pins=True)
         for host in batch:
             try:
-                requests[host] = request_from_vars(args, host, _lookup(hostvars.get(host)), cli)
+                lookup = _lookup(hostvars.get(host))
+                requests[host] = request_from_vars(args, host, lookup, cli, run_host_keys.for_host(lookup))
             except (NautobotBackupError, AnsibleError) as exc:
                 requests[host] = failed_info(host, exc)
 

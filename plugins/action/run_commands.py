@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
@@ -28,6 +29,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval i
     cli_credentials,
     device_target,
 )
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.host_key_checking import RunHostKeys
 
 COMMON_SPEC: Dict[str, Any] = {
     "facts": {"type": "dict"},
@@ -38,6 +40,9 @@ COMMON_SPEC: Dict[str, Any] = {
     "auth_timeout": {"type": "float", "default": 20},
     "banner_timeout": {"type": "float", "default": 15},
     "read_timeout": {"type": "float", "default": 60},
+    "known_hosts_file": {"type": "path"},
+    "pins_repo_dir": {"type": "path"},
+    "allow_telnet": {"type": "bool", "default": False},
 }
 
 ARGUMENT_SPEC: Dict[str, Any] = {
@@ -84,7 +89,7 @@ class ActionModule(ActionBase):
             for library in self.LIBRARIES:
                 require(library)
             request = self._request(args, task_vars, name)
-        except (MissingLibraryError, NautobotBackupError) as exc:
+        except (MissingLibraryError, NautobotBackupError, AnsibleError) as exc:
             info = DeviceJobInfo(
                 job_type=self.JOB_TYPE,
                 device_name=name,
@@ -102,10 +107,13 @@ class ActionModule(ActionBase):
 
     def _request(self, args: Dict[str, Any], task_vars: Dict[str, Any], name: str) -> CommandsRequest:
         """Build the CommandsRequest from the task arguments and the host's variables."""
-        target = device_target(
-            args, name, lambda var: self._var(task_vars, var), cli_credentials(self._play_context, task_vars)
-        )
+        def lookup(var: str) -> Any:
+            return self._var(task_vars, var)
+
         repo_dir = args.get("repo_dir")
+        # Ansible's host_key_checking for this host; the backup's pins are read (never written) from the checkout.
+        host_keys = RunHostKeys(args, args.get("pins_repo_dir") or repo_dir, write_pins=False).for_host(lookup)
+        target = device_target(args, name, lookup, cli_credentials(self._play_context, task_vars), host_keys)
         return CommandsRequest(
             device_name=name,
             settings=target.settings,

@@ -32,4 +32,12 @@ options:
     description: SSH banner timeout in seconds.
     type: float
     default: 15
+  pins_repo_dir:
+    description:
+      - The backup checkout whose pinned SSH host keys (C(.known_hosts/<device name>)) the device's key is checked
+        against when host key checking is on. Pins are only read here, never written (the backup writes them).
+      - Defaults to C(repo_dir) of run_commands when that is given. Without either, only the
+        C(known_hosts) files are checked and a device they do not list is trusted on first use without being
+        remembered.
+    type: path
 """

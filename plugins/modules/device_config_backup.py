@@ -27,10 +27,13 @@ description:
     RV(startup_config_success)/RV(startup_config_reason) and never fails the running backup.
   - C(changed) is true only when a file's content changed. Writes are atomic (temporary file, then rename).
   - A failed device fails its host with RV(error_class) one of C(unreachable), C(auth_failed), C(timeout),
-    C(invalid_output), C(unsupported_platform) or C(other). Passwords and the enable secret never appear in the
-    result.
+    C(invalid_output), C(unsupported_platform), C(host_key_mismatch) or C(other). Passwords and the enable secret
+    never appear in the result.
+  - The device's SSH host key is checked as Ansible's C(host_key_checking) says (see the notes); a device seen
+    for the first time has its key pinned in RV(host_key_file) under O(repo_dir).
 extends_documentation_fragment:
   - netops.nautobot_backup.backup_options
+  - netops.nautobot_backup.host_keys
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -129,6 +132,14 @@ startup_config_file:
   description: Path of the startup configuration file, relative to O(repo_dir).
   returned: always
   type: str
+host_key_file:
+  description:
+    - The device's pinned SSH host key, relative to O(repo_dir) (C(.known_hosts/<device name>)), when it has one
+      there after this run (pinned now or before); null with host key checking off, in check mode before the
+      first pin, and for a failed device. The publish step commits it with the configuration.
+  returned: always
+  type: str
+  sample: .known_hosts/r1
 unsaved_changes:
   description: Whether running and startup differ after cleaning (null when both were not read).
   returned: always
@@ -142,7 +153,10 @@ error:
   returned: always
   type: str
 error_class:
-  description: C(unreachable), C(auth_failed), C(timeout), C(invalid_output), C(unsupported_platform) or C(other).
+  description:
+    - C(unreachable), C(auth_failed), C(timeout), C(invalid_output), C(unsupported_platform),
+      C(host_key_mismatch) or C(other).
+    - C(host_key_mismatch) means the device's SSH host key differs from a known one; no credential was sent.
   returned: always
   type: str
 """

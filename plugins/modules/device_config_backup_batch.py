@@ -34,6 +34,7 @@ description:
     printed (see O(progress)).
 extends_documentation_fragment:
   - netops.nautobot_backup.backup_options
+  - netops.nautobot_backup.host_keys
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
@@ -119,6 +120,7 @@ hosts:
       device_name: r1
       running_config_success: true
       running_config_file: backups/r1.running-config
+      host_key_file: .known_hosts/r1
       changed: false
       msg: running config unchanged
       error: null

@@ -21,6 +21,7 @@ description:
     publish step to commit; C(changed) is true only when that file's content changed.
 extends_documentation_fragment:
   - netops.nautobot_backup.device_job
+  - netops.nautobot_backup.host_keys
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -118,7 +119,10 @@ error:
   returned: always
   type: str
 error_class:
-  description: C(unreachable), C(auth_failed), C(timeout), C(invalid_output), C(unsupported_platform) or C(other).
+  description:
+    - C(unreachable), C(auth_failed), C(timeout), C(invalid_output), C(unsupported_platform),
+      C(host_key_mismatch) or C(other).
+    - C(host_key_mismatch) means the device's SSH host key differs from a known one; no credential was sent.
   returned: always
   type: str
 """
