@@ -16,11 +16,20 @@ description:
     templates (name, serial, asset_tag, status, role, platform with its manufacturer, device_type,
     tenant with its group, rack with its group, location with its 3-level parent chain and location
     types, tags and custom_fields).
-  - B(Fails closed.) On HTTP 401/403, 5xx, a timeout, a refused connection, GraphQL C(errors) or a body
-    that is not JSON, the inventory fails with a message naming the URL (never the token), and
-    C(ansible-inventory) exits non-zero. An error is never turned into an empty inventory. A filter that
-    matches nothing gives a valid, empty inventory with a warning.
+  - B(Fails closed.) On HTTP 401/403, 5xx, a timeout, a refused connection, GraphQL C(errors), a body
+    that is not JSON, a malformed device record (on any page), an invalid option or any other error,
+    the plugin prints an error naming the URL or the device (never the token) and ends the program
+    with exit code 1. So C(ansible-inventory), C(ansible-playbook) and an AWX inventory update fail
+    without any C(ansible.cfg) setting, and no partial or empty inventory is ever used.
+  - The plugin leaves the C(INVENTORY_ANY_UNPARSED_IS_FAILED) setting alone, so other inventory sources
+    keep Ansible's usual handling. Ansible only warns when it cannot load the plugin at all (a broken
+    installation); set C(any_unparsed_is_failed = true) in the C([inventory]) section of C(ansible.cfg)
+    to stop the run in that case too.
+  - A filter that matches nothing gives a valid, empty inventory with a warning.
   - Remote values are marked unsafe for templating.
+  - "A device whose name holds a Jinja delimiter (C({{), C({%) or C({#)) is skipped with a warning that
+    names it: ansible-core before 2.19 templates host names, so such a name could run code on the
+    controller. The other devices stay in the inventory."
   - In O(compose), a value that is not a string (a number or a boolean, for example a port of 2222) is set as
     it is; strings are Jinja expressions, as usual.
   - The file name must end in C(nautobot.yml) or C(nautobot.yaml).
@@ -189,10 +198,10 @@ cache_connection: /tmp/nautobot_inventory
 """
 
 import re
-from typing import Any, Dict, List, Mapping
+import traceback
+from typing import Any, Dict, Iterator, List, Mapping, NoReturn
 
-from ansible import constants as C
-from ansible.errors import AnsibleParserError
+from ansible.errors import AnsibleError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
@@ -207,10 +216,16 @@ except ImportError:  # older cores need the values wrapped to be marked unsafe
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_query import (
     FILTER_ARGUMENTS,
+    MALFORMED_RECORD_ERRORS,
+    error_reason,
+    has_template_delimiters,
     host_variables,
     iter_device_pages,
     location_chain,
+    malformed_record_error,
+    page_label,
     primary_host,
+    safe_label,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_client import NautobotClient
@@ -219,6 +234,28 @@ display = Display()
 
 _INVALID_GROUP_CHARS = re.compile(r"[^a-z0-9_]")
 _WARN_NAMES = 10
+# Exit status of a failed inventory (ansible-core's own for an AnsibleError).
+_EXIT_FAILED = 1
+
+
+class InventoryFailedClosed(SystemExit):
+    """Ends the program after the inventory failed: no partial or empty inventory may be used.
+
+    InventoryManager.parse_source catches every Exception a plugin raises, AnsibleError included,
+    and only warns unless INVENTORY_ANY_UNPARSED_IS_FAILED is set (a global setting for every
+    source, off by default); the hosts a failing plugin already added stay in the inventory.
+    Only BaseException subclasses pass through parse_source and the CLI's error handling, and
+    SystemExit is the one meant to end a program: ansible-core raises it itself for fatal
+    start-up errors (ansible/cli/__init__.py), and Python exits with its code and no traceback.
+    The message is printed with Display.error before; str() gives it to a caller that catches this.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_EXIT_FAILED)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -231,9 +268,25 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return super().verify_file(path) and path.endswith(("nautobot.yml", "nautobot.yaml"))
 
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
-        """Read the devices (from the cache or Nautobot) and add them to the inventory."""
-        super().parse(inventory, loader, path, cache)
+        """Read the devices (from the cache or Nautobot) and add them to the inventory; end the program on any error."""
+        try:
+            super().parse(inventory, loader, path, cache)
+            self._parse(path, cache)
+        except (NautobotBackupError, MissingLibraryError) as exc:
+            self._fail_closed(path, str(exc), exc)
+        except AnsibleError as exc:  # an invalid option, a strict compose/keyed_groups expression
+            self._fail_closed(path, str(exc), exc)
+        except Exception as exc:  # noqa: BLE001  # pylint: disable=broad-exception-caught
+            # Anything else would only be a warning in parse_source, with the hosts added so far
+            # left in the inventory; it fails the run too, its type and message in the error.
+            self._fail_closed(path, f"unexpected {error_reason(exc)}", exc)
+
+    def _parse(self, path: str, cache: bool) -> None:
+        """Read the configuration, then the devices from the cache or Nautobot, and warn about skipped ones."""
         self._read_config_data(path)
+        self._platform_map = self.get_option("platform_map")
+        self._exact = self._exact_locations()
+        self._target = self._variable_target()
         self._skipped: Dict[str, List[str]] = {}
         self._seen: set = set()
         self._linked: set = set()
@@ -248,15 +301,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 cached = self._cache[cache_key]
             except KeyError:
                 refresh_cache = True
-        try:
-            if cached is not None:
-                self._add_devices(cached)
-            else:
-                collected = self._fetch(keep=refresh_cache)
-                if refresh_cache:
-                    self._cache[cache_key] = collected
-        except (NautobotBackupError, MissingLibraryError) as exc:
-            self._fail_closed(str(exc))
+        if cached is not None:
+            self._add_devices(cached, "the inventory cache")
+        else:
+            collected = self._fetch(keep=refresh_cache)
+            if refresh_cache:
+                self._cache[cache_key] = collected
         self._report()
 
     def _fetch(self, keep: bool) -> List[Dict[str, Any]]:
@@ -269,54 +319,66 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         )
         kept: List[Dict[str, Any]] = []
         filters = {option: self.get_option(option) for option in FILTER_ARGUMENTS}
-        pages = iter_device_pages(
+        page_size = self.get_option("page_size")
+        pages: Iterator[List[Dict[str, Any]]] = iter_device_pages(
             client,
             filters,
             self.get_option("extra_fields"),
-            self.get_option("page_size"),
+            page_size,
             workers=self.get_option("parallel_requests"),
         )
         try:
-            for page in pages:
-                self._add_devices(page)
+            for number, page in enumerate(pages, 1):
+                self._add_devices(page, page_label(number, page_size))
                 if keep:
                     kept.extend(page)
         finally:
+            pages.close()  # cancels the requests still queued, waits for those in flight
             client.close()
         return kept
 
-    def _add_devices(self, records: List[Mapping[str, Any]]) -> None:
-        """Add one page of device records as hosts, with their variables and groups."""
-        platform_map = self.get_option("platform_map")
-        exact_locations = self._exact_locations()
-        target = self._variable_target()
-        for record in records:
-            name = record.get("name")
-            if not name:
-                self._skip("without a name", str(record.get("id")))
-                continue
-            if exact_locations and not exact_locations & {
-                str((record.get("location") or {}).get(key)) for key in ("name", "id")
-            }:
-                continue
-            address = primary_host(record)
-            if address is None:
-                if not self.get_option("use_name_when_no_primary_ip"):
-                    self._skip("without a primary IP", name)
-                    continue
-                address = name
-            if name in self._seen:
-                self._skip("with a duplicate name (only the first is kept)", name)
-                continue
-            self._seen.add(name)
-            host = self.inventory.add_host(name)
-            variables = host_variables(record, platform_map)
-            variables["ansible_host"] = address
-            for key, value in variables.items():
-                target.set_variable(host, key, value if HAS_DATA_TAGGING else wrap_var(value))
-            self._add_groups(host, record)
-            self._construct(host, variables)
-            self._added += 1
+    def _add_devices(self, records: List[Mapping[str, Any]], where: str) -> None:
+        """Add the device records of one page (named by where) as hosts; a malformed one raises DeviceRecordError."""
+        added = 0
+        try:
+            for record in records:
+                self._add_device(record)
+                added += 1
+        except MALFORMED_RECORD_ERRORS as exc:
+            raise malformed_record_error(records[added], f"record {added + 1} of {where}", exc) from exc
+
+    def _add_device(self, record: Mapping[str, Any]) -> None:
+        """Add one device record as a host, with its variables and groups, or remember why it is skipped."""
+        name = record.get("name")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"the name is a {type(name).__name__}, not a string")
+        if not name:
+            self._skip("without a name", safe_label(record.get("id")))
+            return
+        if has_template_delimiters(name):
+            # Refused rather than templated: ansible-core before 2.19 renders host names as templates.
+            self._skip("with a Jinja delimiter ({{, {% or {#) in the name", safe_label(name))
+            return
+        if self._exact and not self._exact & {str((record.get("location") or {}).get(key)) for key in ("name", "id")}:
+            return
+        address = primary_host(record)
+        if address is None:
+            if not self.get_option("use_name_when_no_primary_ip"):
+                self._skip("without a primary IP", safe_label(name))
+                return
+            address = name
+        if name in self._seen:
+            self._skip("with a duplicate name (only the first is kept)", safe_label(name))
+            return
+        self._seen.add(name)
+        host = self.inventory.add_host(name)
+        variables = host_variables(record, self._platform_map)
+        variables["ansible_host"] = address
+        for key, value in variables.items():
+            self._target.set_variable(host, key, value if HAS_DATA_TAGGING else wrap_var(value))
+        self._add_groups(host, record)
+        self._construct(host, variables)
+        self._added += 1
 
     def _variable_target(self) -> Any:
         """Return the inventory object whose set_variable stores the device variables.
@@ -398,9 +460,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if self._added == 0 and not self._skipped:
             display.warning(f"Nautobot inventory: no device at {self.get_option('url')} matched the filters")
 
-    def _fail_closed(self, message: str) -> None:
-        """Fail the whole inventory, even where Ansible would only warn about an unparsed source."""
-        # ansible-core only warns (and goes on with an empty inventory) when a source fails,
-        # unless this setting is on; a Nautobot outage must never look like "no devices".
-        C.INVENTORY_ANY_UNPARSED_IS_FAILED = True
-        raise AnsibleParserError(f"{self.NAME}: {message}")
+    def _fail_closed(self, path: str, message: str, cause: BaseException) -> NoReturn:
+        """Print the error and end the program (InventoryFailedClosed): a failed inventory is never used."""
+        text = f"{self.NAME}: inventory source {path} failed, no inventory is produced: {message}"
+        display.error(text)
+        display.vvv("".join(traceback.format_exception(type(cause), cause, cause.__traceback__)))
+        raise InventoryFailedClosed(text) from cause

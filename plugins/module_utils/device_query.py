@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Deque, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Deque, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import (
     NautobotBackupError,
@@ -76,8 +76,68 @@ FILTER_ARGUMENTS = {
 }
 
 
+# Jinja's delimiters (Ansible uses the defaults). A device name holding one is refused: ansible-core
+# before 2.19 templates host names (inventory_hostname) like any other plain string.
+TEMPLATE_DELIMITERS = ("{{", "{%", "{#")
+
+# What handling a record of the wrong shape raises (a string where an object belongs, a missing
+# key, a list where a string belongs). Turned into DeviceRecordError with the device and page.
+MALFORMED_RECORD_ERRORS: Tuple[Type[Exception], ...] = (TypeError, KeyError, AttributeError, ValueError, IndexError)
+
+# Longest device name or error text quoted in a message.
+_LABEL_LENGTH = 80
+_REASON_LENGTH = 200
+
+
 class DeviceQueryError(NautobotBackupError):
-    """The device query could not be built from the given options."""
+    """The device query could not be built from the given options, or Nautobot's answer has the wrong shape."""
+
+
+class DeviceRecordError(DeviceQueryError):
+    """One device record from Nautobot has a shape the inventory cannot handle (a malformed answer)."""
+
+
+def has_template_delimiters(name: str) -> bool:
+    """Whether a device name holds a Jinja delimiter (``{{``, ``{%`` or ``{#``)."""
+    return any(delimiter in name for delimiter in TEMPLATE_DELIMITERS)
+
+
+def safe_label(value: Any) -> str:
+    """Return an untrusted name fit for a message: control characters escaped, at most _LABEL_LENGTH characters."""
+    text = value if isinstance(value, str) else repr(value)
+    if not text.isprintable():
+        text = repr(text)[1:-1]
+    return text if len(text) <= _LABEL_LENGTH else text[:_LABEL_LENGTH] + "..."
+
+
+def page_label(number: int, page_size: int) -> str:
+    """Name page ``number`` (1-based) of a paged device query, for messages."""
+    if page_size <= 0:
+        return "the unpaged device list"
+    return f"page {number} (offset {(number - 1) * page_size})"
+
+
+def malformed_record_error(record: Any, where: str, exc: BaseException) -> DeviceRecordError:
+    """Return the error for a device record whose shape made handling it fail with exc.
+
+    The message names the device (name and ID when the record has them), where it came from
+    and the Python error, shortened: it may quote a value of the record, never a token.
+    """
+    who = "a device record"
+    if isinstance(record, Mapping):
+        name, device_id = record.get("name"), record.get("id")
+        who = f"device {safe_label(name)}" if isinstance(name, str) and name else "a device without a name"
+        if isinstance(device_id, str) and device_id:
+            who += f" (id {safe_label(device_id)})"
+    return DeviceRecordError(f"Nautobot's answer is malformed: {who}, {where}, cannot be read ({error_reason(exc)})")
+
+
+def error_reason(exc: BaseException) -> str:
+    """Return ``<type>: <message>`` of an exception on one line, at most _REASON_LENGTH characters of message."""
+    reason = " ".join(str(exc).split())
+    if len(reason) > _REASON_LENGTH:
+        reason = reason[:_REASON_LENGTH] + "..."
+    return f"{type(exc).__name__}: {reason}"
 
 
 def build_query(
@@ -144,15 +204,21 @@ class DeviceLookups:
     location and shared by every device that has it. An ID that is not in the lookup (an
     object created meanwhile) makes it read the lookups again, once; an ID still unknown
     after that is an object the token cannot see, and becomes ``None``, as Nautobot's own
-    nested answer would be.
+    nested answer would be. The tag names and device tags of the first read stay as they are
+    through such a reload: the per-tag queries were built from them and the device query no
+    longer asks for tags, so dropping them would strip the tags of every later device.
     """
 
     def __init__(self, client: Any) -> None:
         self._client = client
         self._refreshed = False
-        self._load()
+        data = self._load()
+        tags = data.get("tags")
+        self.tag_names = [str(item["name"]) for item in tags or [] if isinstance(item, Mapping) and item.get("name")]
+        self._device_tags: Optional[Dict[str, List[Dict[str, str]]]] = None
 
-    def _load(self) -> None:
+    def _load(self) -> Mapping[str, Any]:
+        """Read (or read again) the platforms and locations; return the whole answer."""
         data = self._client.graphql(LOOKUP_QUERY)
         platforms, locations = data.get("platforms"), data.get("locations")
         if not isinstance(platforms, list) or not isinstance(locations, list):
@@ -166,9 +232,7 @@ class DeviceLookups:
             str(item["id"]): item for item in locations if isinstance(item, Mapping) and item.get("id")
         }
         self._chains: Dict[str, Dict[str, Any]] = {}
-        tags = data.get("tags")
-        self.tag_names = [str(item["name"]) for item in tags or [] if isinstance(item, Mapping) and item.get("name")]
-        self._device_tags: Optional[Dict[str, List[Dict[str, str]]]] = None
+        return data
 
     def set_device_tags(self, ids_by_tag: Mapping[str, Sequence[str]]) -> None:
         """Remember each device's tags, from the device IDs of each tag (in tag_names order)."""
@@ -243,7 +307,8 @@ def iter_device_pages(
     Up to ``workers`` requests are in flight at once, ahead of the page the caller handles;
     the first page shorter than page_size ends the list (pages requested beyond it are
     dropped). Any failure of any request up to the end raises (NautobotAPIError from the
-    client): a partial device list is never returned as if it were complete.
+    client, DeviceRecordError for a record that cannot be joined): a partial device list is
+    never returned as if it were complete.
     """
     variables = query_variables(filters)
     lookups = DeviceLookups(client)
@@ -261,7 +326,11 @@ def iter_device_pages(
 
     def fetch_tag(name: str) -> List[str]:
         devices = _devices_of(client.graphql(tag_query, dict(tag_variables, tag=[name])))
-        return [str(device.get("id")) for device in devices]
+        if not all(isinstance(device, Mapping) and device.get("id") for device in devices):
+            raise DeviceQueryError(
+                f"Nautobot's answer for the devices tagged {safe_label(name)} has an entry without an id"
+            )
+        return [str(device["id"]) for device in devices]
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
     pending: Deque[Future] = deque()
@@ -275,18 +344,32 @@ def iter_device_pages(
             next_offset += page_size
         if join_tags:
             lookups.set_device_tags({name: future.result() for name, future in tag_futures.items()})
+        number = 0
         while pending:
             page = pending.popleft().result()
+            number += 1
             if page_size <= 0 or len(page) < page_size:
-                yield [lookups.join(device) for device in page]
+                yield join_page(lookups, page, page_label(number, page_size))
                 return
             pending.append(pool.submit(fetch, next_offset))
             next_offset += page_size
-            yield [lookups.join(device) for device in page]
+            yield join_page(lookups, page, page_label(number, page_size))
     finally:
         for future in list(pending) + list(tag_futures.values()):
             future.cancel()
         pool.shutdown(wait=True)
+
+
+def join_page(lookups: DeviceLookups, page: List[Any], where: str) -> List[Dict[str, Any]]:
+    """Join every record of one page (named by where); a record of the wrong shape raises DeviceRecordError."""
+    joined: List[Dict[str, Any]] = []
+    try:
+        for device in page:
+            joined.append(lookups.join(device))
+    except MALFORMED_RECORD_ERRORS as exc:
+        index = len(joined)
+        raise malformed_record_error(page[index], f"record {index + 1} of {where}", exc) from exc
+    return joined
 
 
 def _devices_of(data: Mapping[str, Any]) -> List[Dict[str, Any]]:

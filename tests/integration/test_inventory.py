@@ -3,6 +3,10 @@
 Golden files live in tests/integration/golden/. Regenerate them with
 ``NB_BACKUP_UPDATE_GOLDEN=1 make integration PYTEST_ARGS="-k golden"`` (or ``make golden``)
 and review the diff.
+
+Every command runs with Ansible's defaults: an empty ansible.cfg (ANSIBLE_CONFIG), in the test's
+own directory, with INVENTORY_ANY_UNPARSED_IS_FAILED and INVENTORY_UNPARSED_IS_FAILED off, so
+the plugin has to fail closed by itself.
 """
 
 from __future__ import annotations
@@ -12,10 +16,15 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
+import ansible_runner
 import pytest
+import requests
 import yaml
 
 from testbed.http_faults import FaultServer
@@ -26,8 +35,30 @@ pytestmark = [pytest.mark.nautobot]
 GOLDEN_DIR = Path(__file__).parent / "golden"
 UPDATE_GOLDEN = os.environ.get("NB_BACKUP_UPDATE_GOLDEN") == "1"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-ANSIBLE_INVENTORY = str(Path(sys.executable).parent / "ansible-inventory")
+BIN = Path(sys.executable).parent
+ANSIBLE_INVENTORY = str(BIN / "ansible-inventory")
 PLUGIN = "netops.nautobot_backup.nautobot"
+
+
+def ansible_defaults_env(
+    tmp_path: Path, url: str, token: str, extra: Optional[Dict[str, str]] = None
+) -> Dict[str, str]:
+    """Environment for an ansible command with Ansible's defaults: no ansible.cfg of this repository, no ANSIBLE_*."""
+    config = tmp_path / "empty-ansible.cfg"
+    config.write_text("", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(
+        ANSIBLE_CONFIG=str(config),
+        ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".build" / "collections"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_DEPRECATION_WARNINGS="0",
+        ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED="false",
+        ANSIBLE_INVENTORY_UNPARSED_FAILED="false",
+        NAUTOBOT_URL=url,
+        NAUTOBOT_TOKEN=token,
+        **(extra or {}),
+    )
+    return env
 
 
 def run_inventory(
@@ -42,17 +73,15 @@ def run_inventory(
     """Write config as an inventory file and run ansible-inventory on it, with url/token from the env."""
     path = tmp_path / name
     path.write_text(yaml.safe_dump({"plugin": PLUGIN, **config}), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_INVENTORY")}
-    env.update(
-        ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".build" / "collections"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_DEPRECATION_WARNINGS="0",
-        NAUTOBOT_URL=url,
-        NAUTOBOT_TOKEN=token,
-        **(extra_env or {}),
-    )
+    env = ansible_defaults_env(tmp_path, url, token, extra_env)
     return subprocess.run(
-        [ANSIBLE_INVENTORY, "-i", str(path), *args], capture_output=True, text=True, env=env, timeout=180, check=False
+        [ANSIBLE_INVENTORY, "-i", str(path), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+        cwd=tmp_path,
     )
 
 
@@ -340,3 +369,286 @@ def test_token_never_printed_at_vvvv(tmp_path, nautobot):
 def test_verify_file_needs_nautobot_suffix(tmp_path, nautobot):
     result = run_inventory(tmp_path, {}, nautobot.url, nautobot.admin_token, name="devices.yml")
     assert result.returncode != 0 or not hosts_of(json.loads(result.stdout or "{}"))
+
+
+# --- hostile or changing Nautobot data, behind a rewriting proxy ---------------------------------
+
+GraphQLHook = Callable[[Dict[str, Any], Dict[str, Any]], Dict[str, Any]]
+
+
+class GraphQLProxy:
+    """A loopback HTTP proxy in front of the real Nautobot that lets a test see and change GraphQL answers.
+
+    hook(request, answer) gets each decoded GraphQL request and Nautobot's decoded answer and
+    returns the answer to send back: a malformed record, or a change made in Nautobot between
+    two requests of one inventory run. Everything else passes through unchanged. A hook that
+    raises is recorded in ``errors`` (and the request answered with HTTP 502).
+    """
+
+    def __init__(self, target: str, hook: GraphQLHook) -> None:
+        self.hook = hook
+        self.queries: List[str] = []
+        self.errors: List[BaseException] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            """Forward to target; hand GraphQL answers to the hook."""
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                answer = requests.request(self.command, target + self.path, data=body, headers=headers, timeout=120)
+                payload, status = answer.content, answer.status_code
+                if self.path.startswith("/api/graphql/") and status == 200 and body:
+                    request = json.loads(body)
+                    proxy.queries.append(request["query"])
+                    try:
+                        payload = json.dumps(proxy.hook(request, answer.json())).encode()
+                    except Exception as exc:  # noqa: BLE001 - reported to the test through proxy.errors
+                        proxy.errors.append(exc)
+                        payload, status = b'{"detail": "test hook failed"}', 502
+                self.send_response(status)
+                self.send_header("Content-Type", answer.headers.get("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _forward  # noqa: N815
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002  # pylint: disable=redefined-builtin
+                """Keep test output quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, name="graphql-proxy", daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        """Base URL of the proxy."""
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def graphql_proxy(nautobot) -> Iterator[Callable[[GraphQLHook], GraphQLProxy]]:
+    """Start GraphQLProxy instances in front of the session Nautobot; stop them after the test."""
+    started: List[GraphQLProxy] = []
+
+    def start(hook: GraphQLHook) -> GraphQLProxy:
+        started.append(GraphQLProxy(nautobot.url, hook))
+        return started[-1]
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+
+
+def _is_device_page(request: Dict[str, Any], offset: int) -> bool:
+    return "DeviceInventory" in request["query"] and (request.get("variables") or {}).get("offset") == offset
+
+
+MALFORMED_PAGE_SIZE = 4  # page 2 starts at offset 4
+
+
+def malformed_page_two(served: List[str]) -> GraphQLHook:
+    """Hook: give the first device of page 2 a role that is a string instead of an object."""
+
+    def hook(request: Dict[str, Any], answer: Dict[str, Any]) -> Dict[str, Any]:
+        if _is_device_page(request, MALFORMED_PAGE_SIZE) and answer["data"]["devices"]:
+            device = answer["data"]["devices"][0]
+            device["role"] = "router"
+            served.append(device["name"])
+        return answer
+
+    return hook
+
+
+def test_malformed_record_on_page_two_fails_closed(tmp_path, nautobot, graphql_proxy):
+    """Issue #12 item 7: role as a string on page 2 stops ansible-inventory, with Ansible's default settings."""
+    served: List[str] = []
+    proxy = graphql_proxy(malformed_page_two(served))
+    result = run_inventory(tmp_path, {"page_size": MALFORMED_PAGE_SIZE}, proxy.url, nautobot.admin_token)
+    assert served, "the proxy never served page 2"
+    assert result.returncode != 0, "ansible-inventory must exit non-zero on a malformed answer"
+    assert result.stdout.strip() == "", "no inventory may be printed for an error"
+    assert "Nautobot's answer is malformed" in result.stderr
+    assert nautobot.admin_token not in result.stdout + result.stderr
+    assert f"device {served[0]}" in result.stderr
+    assert f"record 1 of page 2 (offset {MALFORMED_PAGE_SIZE})" in result.stderr
+    assert "AttributeError" in result.stderr
+    assert "Unable to parse" not in result.stderr  # ended by the plugin, not demoted to a warning by Ansible
+
+
+def test_malformed_record_fails_ansible_playbook_before_any_task(tmp_path, nautobot, graphql_proxy):
+    served: List[str] = []
+    proxy = graphql_proxy(malformed_page_two(served))
+    source = tmp_path / "proxy_nautobot.yml"
+    source.write_text(yaml.safe_dump({"plugin": PLUGIN, "page_size": MALFORMED_PAGE_SIZE}), encoding="utf-8")
+    playbook = tmp_path / "play.yml"
+    play = {"hosts": "all", "gather_facts": False, "tasks": [{"ansible.builtin.debug": {"msg": "ran"}}]}
+    playbook.write_text(yaml.safe_dump([play]), encoding="utf-8")
+    result = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(source), str(playbook)],
+        capture_output=True,
+        text=True,
+        env=ansible_defaults_env(tmp_path, proxy.url, nautobot.admin_token),
+        timeout=180,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert served
+    assert result.returncode != 0
+    assert "TASK [" not in result.stdout and "ran" not in result.stdout
+    assert "Nautobot's answer is malformed" in result.stderr
+
+
+def test_malformed_record_fails_the_awx_inventory_update(tmp_path, nautobot, graphql_proxy):
+    """The command AWX runs for an inventory update (ansible-inventory --list --export --output), via ansible-runner."""
+    served: List[str] = []
+    proxy = graphql_proxy(malformed_page_two(served))
+    source = tmp_path / "inventory" / "nautobot.yml"
+    source.parent.mkdir()
+    source.write_text(yaml.safe_dump({"plugin": PLUGIN, "page_size": MALFORMED_PAGE_SIZE}), encoding="utf-8")
+    output = tmp_path / "artifacts" / "output.json"
+    output.parent.mkdir()
+    stdout, stderr, rc = ansible_runner.run_command(
+        executable_cmd=ANSIBLE_INVENTORY,
+        cmdline_args=["--list", "--export", "-i", str(source), "--output", str(output)],
+        envvars=ansible_defaults_env(tmp_path, proxy.url, nautobot.admin_token),
+        private_data_dir=str(tmp_path / "runner"),
+        host_cwd=str(tmp_path),
+        runner_mode="subprocess",
+        quiet=True,
+        timeout=180,
+    )
+    assert served
+    assert rc != 0, stdout + stderr
+    assert not output.exists(), "no inventory may be written for AWX to import"
+    assert "Nautobot's answer is malformed" in stdout + stderr
+    assert nautobot.admin_token not in stdout + stderr
+
+
+def test_other_broken_sources_still_only_warn(tmp_path, nautobot):
+    """The plugin does not switch on INVENTORY_ANY_UNPARSED_IS_FAILED: another broken source keeps Ansible's warning."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text("all:\n  hosts: [this, is, not, a, mapping]\n", encoding="utf-8")
+    source = tmp_path / "test_nautobot.yml"
+    source.write_text(yaml.safe_dump({"plugin": PLUGIN}), encoding="utf-8")
+    result = subprocess.run(
+        [ANSIBLE_INVENTORY, "-i", str(source), "-i", str(broken), "--list"],
+        capture_output=True,
+        text=True,
+        env=ansible_defaults_env(tmp_path, nautobot.url, nautobot.admin_token),
+        timeout=180,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "broken.yml" in result.stderr  # Ansible's own "Unable to parse ..." warning
+    assert hosts_of(json.loads(result.stdout)) == {d["name"] for d in nautobot.expected}
+
+
+def test_tags_stay_when_the_lookups_reload(tmp_path, nautobot_clean, graphql_proxy):
+    """A platform and a location created after the lookups were read make them reload; no device loses its tags."""
+    nautobot = nautobot_clean
+    first = nautobot.graphql("{ devices(limit: 1) { id name } }")["devices"][0]
+    changed: List[str] = []
+
+    def create_after_the_lookups(request: Dict[str, Any], answer: Dict[str, Any]) -> Dict[str, Any]:
+        if "InventoryLookups" in request["query"] and not changed:
+            changed.append(first["name"])
+            active = {"name": "Active"}
+            platform = nautobot.request(
+                "POST",
+                "/api/dcim/platforms/",
+                json={"name": "Reload OS", "network_driver": "cisco_ios"},  # no manufacturer: fits any device
+            )
+            assert platform.status_code == 201, platform.text
+            location = nautobot.request(
+                "POST",
+                "/api/dcim/locations/",
+                json={
+                    "name": "BER9",
+                    "location_type": {"name": "Building"},
+                    "parent": {"name": "Berlin"},
+                    "status": active,
+                },
+            )
+            assert location.status_code == 201, location.text
+            moved = nautobot.request(
+                "PATCH",
+                f"/api/dcim/devices/{first['id']}/",
+                json={"platform": platform.json()["id"], "location": location.json()["id"], "rack": None},
+            )
+            assert moved.status_code == 200, moved.text
+        return answer  # the lookups as read before the change: the device query then names unknown IDs
+
+    proxy = graphql_proxy(create_after_the_lookups)
+    config = {"page_size": 3, "group_by": ["tags", "location"]}
+    result = run_inventory(tmp_path, config, proxy.url, nautobot.admin_token)
+    assert not proxy.errors, proxy.errors
+    assert result.returncode == 0, result.stderr
+    assert changed
+    assert sum("InventoryLookups" in query for query in proxy.queries) == 2, "the lookups were not read again"
+    data = unwrap(json.loads(result.stdout))
+    hostvars = data["_meta"]["hostvars"]
+    moved = hostvars[first["name"]]["nautobot"]
+    assert moved["platform"]["name"] == "Reload OS"
+    assert moved["location"]["name"] == "BER9" and moved["location"]["parent"]["name"] == "Berlin"
+    expected = {d["name"]: d["tags"] for d in nautobot.expected}
+    assert {name: sorted(hostvars[name]["nautobot"]["tags"]) for name in expected} == expected
+    assert members(data, "tag_backup") == set(expected)
+    assert first["name"] in members(data, "location_ber9")
+
+
+# --- device names that are Jinja templates -------------------------------------------------------
+
+
+def test_device_name_with_jinja_is_skipped_and_never_rendered(tmp_path, nautobot_clean):
+    """An attacker-chosen device name is refused (with a warning), the other devices stay, nothing runs."""
+    nautobot = nautobot_clean
+    marker = Path("/tmp") / f"nb-pwned-{uuid.uuid4().hex[:8]}"
+    evil = "evil{{ lookup('pipe','touch " + str(marker) + "') }}"
+    assert len(evil) <= 64  # Nautobot's limit for a device name
+    victim = next(d for d in nautobot.expected if d["name"] == "ios-r2")
+    device_id = nautobot.graphql('{ devices(name: "ios-r2") { id } }')["devices"][0]["id"]
+    renamed = nautobot.request("PATCH", f"/api/dcim/devices/{device_id}/", json={"name": evil})
+    assert renamed.status_code == 200, renamed.text
+    try:
+        result = run_inventory(tmp_path, {}, nautobot.url, nautobot.admin_token)
+        assert result.returncode == 0, result.stderr
+        assert hosts_of(json.loads(result.stdout)) == {d["name"] for d in nautobot.expected} - {victim["name"]}
+        assert "skipped 1 device(s) with a Jinja delimiter" in result.stderr
+        assert evil in result.stderr.replace("\n", "")
+        # A playbook that renders every host name, as a backup path template does.
+        source = tmp_path / "test_nautobot.yml"
+        playbook = tmp_path / "names.yml"
+        task = {
+            "ansible.builtin.debug": {
+                "msg": "{{ inventory_hostname }} {{ hostvars[inventory_hostname].nautobot.name }}"
+            }
+        }
+        playbook.write_text(
+            yaml.safe_dump([{"hosts": "all", "gather_facts": False, "tasks": [task]}]), encoding="utf-8"
+        )
+        played = subprocess.run(
+            [str(BIN / "ansible-playbook"), "-i", str(source), str(playbook)],
+            capture_output=True,
+            text=True,
+            env=ansible_defaults_env(tmp_path, nautobot.url, nautobot.admin_token),
+            timeout=300,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert played.returncode == 0, played.stdout + played.stderr
+        assert "ok: [ios-r1]" in played.stdout
+        assert "evil" not in played.stdout
+        assert not marker.exists(), "a device name was rendered as a template"
+    finally:
+        marker.unlink(missing_ok=True)

@@ -8,13 +8,18 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_quer
     MAX_TAG_QUERIES,
     DeviceLookups,
     DeviceQueryError,
+    DeviceRecordError,
     build_query,
     device_facts,
+    has_template_delimiters,
     host_variables,
     iter_device_pages,
     location_chain,
+    malformed_record_error,
+    page_label,
     primary_host,
     query_variables,
+    safe_label,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_client import NautobotAPIError
 
@@ -301,3 +306,104 @@ def test_a_failing_tag_query_raises():
     client.graphql = lambda q, v=None: broken(q, v) if "DeviceTagIds" in q else original(q, v)
     with pytest.raises(NautobotAPIError):
         list(iter_device_pages(client, {}, page_size=2))
+
+
+# -- a lookup reload keeps the tags; malformed records; names ------------------------------------
+NEW_PLATFORM = dict(PLATFORMS[0], id="p-new", name="New OS")
+NEW_LOCATION = {"id": "l-new", "name": "BER9", "location_type": {"name": "Building"}, "parent": {"id": "l-ber"}}
+
+
+class ChangingLookupsClient(FakeClient):
+    """Answers the lookups with a new platform and location from the second read on (created mid-run).
+
+    Device pages carry tags only when the query selects them, as Nautobot's answers do.
+    """
+
+    def graphql(self, query, variables=None):
+        answer = super().graphql(query, variables)
+        if "InventoryLookups" in query and self.lookups > 1:
+            answer = dict(answer, platforms=PLATFORMS + [NEW_PLATFORM], locations=LOCATIONS + [NEW_LOCATION])
+        if "DeviceInventory" in query and "tags {" not in query:
+            answer = {"devices": [{k: v for k, v in d.items() if k != "tags"} for d in answer["devices"]]}
+        return answer
+
+
+@pytest.mark.parametrize("changed", [0, 2, 5])
+def test_tags_survive_a_lookup_reload(changed):
+    devices = [id_record(f"r{i}") for i in range(7)]
+    devices[changed]["platform"], devices[changed]["location"] = {"id": "p-new"}, {"id": "l-new"}
+    devices[6]["tags"] = [{"name": "backup"}, {"name": "core"}]
+    client = ChangingLookupsClient(devices)
+    client.platforms, client.locations = PLATFORMS, LOCATIONS
+    client.tags = [{"name": "backup"}, {"name": "core"}]
+    joined = [d for page in iter_device_pages(client, {}, page_size=2, workers=2) for d in page]
+    assert client.lookups == 2, "the reload path was not taken"
+    assert joined[changed]["platform"]["name"] == "New OS" and joined[changed]["location"]["name"] == "BER9"
+    assert [[t["name"] for t in d.get("tags") or []] for d in joined] == [["backup"]] * 6 + [["backup", "core"]]
+
+
+@pytest.mark.parametrize(
+    ("page", "bad", "where", "error"),
+    [
+        (2, "not a device", "a device record, record 2 of page 2 (offset 2)", "AttributeError"),
+        (1, ["r1"], "a device record, record 2 of page 1 (offset 0)", "AttributeError"),
+    ],
+)
+def test_a_malformed_record_names_the_device_and_page(page, bad, where, error):
+    devices = [id_record(f"r{i}") for i in range(5)]
+    devices[(page - 1) * 2 + 1] = bad
+    with pytest.raises(DeviceRecordError) as caught:
+        list(iter_device_pages(lookup_client(devices), {}, page_size=2, workers=2))
+    assert where in str(caught.value) and error in str(caught.value)
+    assert isinstance(caught.value.__cause__, AttributeError)
+
+
+def test_a_tag_answer_without_ids_fails_closed():
+    client = lookup_client([id_record("r0")])
+    client.tags = [{"name": "backup"}]
+    original = client.graphql
+    client.graphql = lambda q, v=None: {"devices": ["x"]} if "DeviceTagIds" in q else original(q, v)
+    with pytest.raises(DeviceQueryError, match="tagged backup"):
+        list(iter_device_pages(client, {}, page_size=2))
+
+
+def test_malformed_record_error_shortens_the_reason():
+    error = malformed_record_error({"name": "r1"}, "record 1 of page 1 (offset 0)", ValueError("v" * 500))
+    assert "device r1, record 1 of page 1 (offset 0)" in str(error)
+    assert "ValueError: " + "v" * 200 + "..." in str(error) and "v" * 201 not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("ios-r1", False),
+        ("a{b}c", False),
+        ("{ {", False),
+        ("evil{{ 7 * 6 }}", True),
+        ("x{% if 1 %}", True),
+        ("c{# note", True),
+        ("{{", True),
+    ],
+)
+def test_has_template_delimiters(name, expected):
+    assert has_template_delimiters(name) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("ios-r1", "ios-r1"),
+        ("bad\x1b[31m", "bad\\x1b[31m"),
+        ("line\nbreak", "line\\nbreak"),
+        ("x" * 100, "x" * 80 + "..."),
+        (None, "None"),
+    ],
+)
+def test_safe_label(value, expected):
+    assert safe_label(value) == expected
+
+
+def test_page_label():
+    assert page_label(1, 1000) == "page 1 (offset 0)"
+    assert page_label(3, 4) == "page 3 (offset 8)"
+    assert page_label(1, 0) == "the unpaged device list"
