@@ -276,7 +276,11 @@ def _libc_prctl() -> Optional[Callable[..., int]]:
 def _set_parent_death_signal(signum: int) -> bool:
     """Ask the kernel to send signum to this process when its parent dies (0: never); False where unsupported."""
     prctl = _libc_prctl()
-    return prctl is not None and prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
+    if prctl is None:
+        return False
+    # prctl is variadic and the kernel reads its arguments as unsigned longs: pass them so.
+    zero = ctypes.c_ulong(0)
+    return prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signum), zero, zero, zero) == 0
 
 
 def _parent_death_signal() -> Optional[int]:
@@ -285,7 +289,8 @@ def _parent_death_signal() -> Optional[int]:
     if prctl is None:
         return None
     value = ctypes.c_int(0)
-    if prctl(_PR_GET_PDEATHSIG, ctypes.byref(value), 0, 0, 0) != 0:
+    zero = ctypes.c_ulong(0)
+    if prctl(_PR_GET_PDEATHSIG, ctypes.byref(value), zero, zero, zero) != 0:
         return None
     return value.value
 

@@ -70,7 +70,10 @@ options:
         shortens the backup (500 lab devices on 2 cores without Ansible took 5.0 s with one process, 4.3 s with
         two).
       - V(0) picks one per usable CPU core, at most 8, and at most one per 50 devices (so below 100 devices
-        everything runs in the Ansible worker itself). V(1) never forks.
+        everything runs in the Ansible worker itself). Usable cores are those the process may run on, capped by
+        its cgroup CPU quota (a container's or Kubernetes pod's CPU limit). V(1) never forks.
+      - A SIGTERM or SIGINT to C(ansible-playbook) stops the forked processes within seconds (no new SSH session,
+        no temporary file left); see docs/awx.md.
       - The processes are forked from the Ansible worker and return each device's result over a pipe as JSON.
         If one of them dies, only its unreported devices fail (class C(other)); the others keep their results.
         A device whose file was written just before its process died is reported failed all the same; its file is

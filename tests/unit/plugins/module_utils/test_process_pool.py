@@ -123,13 +123,17 @@ def test_auto_processes_respects_the_cgroup_quota(monkeypatch, tmp_path):
 
 def test_stop_on_signals_restores_the_handlers_and_the_flag():
     before = {signum: signal.getsignal(signum) for signum in process_pool.STOP_SIGNALS}
+    death_signal = process_pool._parent_death_signal()
     with stop_on_signals():
         assert signal.getsignal(signal.SIGTERM) is not before[signal.SIGTERM]
+        if death_signal == 0:  # Linux: SIGTERM when the parent dies, for the block only
+            assert process_pool._parent_death_signal() == signal.SIGTERM
         with stop_on_signals():  # nested: one scope
             pass
         assert signal.getsignal(signal.SIGTERM) is not before[signal.SIGTERM]
         assert not stop_requested()
     assert {signum: signal.getsignal(signum) for signum in process_pool.STOP_SIGNALS} == before
+    assert process_pool._parent_death_signal() == death_signal
     assert not stop_requested()
 
 
