@@ -3,13 +3,16 @@
 """Action plugin of netops.nautobot_backup.git_commit_push: prepare the checkout, or commit and push a run's files.
 
 Thin edge over module_utils/git_repo.py, on the controller (no module process): validate the
-arguments, set up the credentials' environment for the git child processes, make one call
-(``prepare`` or ``publish``), and turn GitRepoError into a failed result. Every string that
-leaves this plugin is scrubbed of the token.
+arguments, set up the credentials' environment for the network git commands, make one call
+(``prepare`` or ``publish``) under a private umask, and turn GitRepoError into a failed result.
+The run lock's owner is the ansible-playbook process (this worker's parent), so prepare and
+publish, run by different forked workers, are one run. Every string that leaves this plugin is
+scrubbed of the token.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, Optional
 
 from ansible.module_utils.common.parameters import env_fallback
@@ -17,6 +20,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import file_modes, private_umask
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo import (
     DEFAULT_AUTHOR_EMAIL,
     DEFAULT_AUTHOR_NAME,
@@ -34,6 +38,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo im
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import GitCommitStatus, GitStatus
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import backed_up_files
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import DEFAULT_LOCK_TIMEOUT, RunLock
 
 # Documented in plugins/modules/git_commit_push.py (a unit test keeps the two in step). 'message' is a
 # reserved name for AnsibleModule, so the spec lives here, where the action plugin validates it.
@@ -55,6 +60,8 @@ ARGUMENT_SPEC: Dict[str, Any] = {
     "push_retries": {"type": "int", "default": DEFAULT_PUSH_RETRIES},
     "timestamp": {"type": "raw"},
     "timeout": {"type": "float", "default": DEFAULT_TIMEOUT},
+    "lock_timeout": {"type": "float", "default": DEFAULT_LOCK_TIMEOUT},
+    "file_mode": {"type": "raw", "default": "0600"},
 }
 
 
@@ -77,16 +84,22 @@ class ActionModule(ActionBase):
         git_status = GitStatus(
             repository_path=args["repo_dir"], repository_url=redact_url(args["repo_url"] or ""), branch=args["branch"]
         )
+        check_mode = bool(self._task.check_mode)
+        lock: Optional[RunLock] = None
+        repo: Optional[BackupRepository] = None
         try:
             for library in ("pydantic", "gitpython"):
                 require(library)
+            _file_mode, dir_mode = file_modes(args["file_mode"])
             auth = GitAuth(
                 username=args.get("username") or DEFAULT_USERNAME,
                 token=args.get("token"),
                 ssh_key_file=args.get("ssh_key_file"),
             )
-            with auth.environment() as env:
-                runner = GitRunner(env, timeout=args["timeout"], secrets=[args.get("token")])
+            with private_umask(dir_mode), auth.environment() as env:
+                runner = GitRunner(network_env=env, timeout=args["timeout"], secrets=[args.get("token")])
+                if not check_mode:
+                    lock = RunLock(args["repo_dir"], os.getppid(), timeout=args["lock_timeout"], dir_mode=dir_mode)
                 repo = BackupRepository(
                     runner,
                     args["repo_dir"],
@@ -94,21 +107,45 @@ class ActionModule(ActionBase):
                     args["branch"],
                     author_name=args["author_name"],
                     author_email=args["author_email"],
+                    run_lock=lock,
+                    dir_mode=dir_mode,
                 )
                 if publish:
                     return self._publish(result, repo, args, scrub)
-                git_status, changed = repo.prepare(check_mode=bool(self._task.check_mode))
+                git_status, changed = repo.prepare(check_mode=check_mode)
         except (MissingLibraryError, NautobotBackupError) as exc:
             message = scrub(str(exc))
             result.update(failed=True, msg=message, git_status=git_status.to_dict())
             if publish:
                 result["git_commit_status"] = GitCommitStatus(error=message).to_dict()
+            self._lock_result(result, repo, lock)
             return result
+        finally:
+            if publish and lock is not None:
+                lock.release()  # the end of the run, whatever happened (a no-op when publish released it)
         result["changed"] = changed
         result["git_status"] = git_status.to_dict()
-        verb = "would be" if self._task.check_mode else "was"
+        self._lock_result(result, repo, lock)
+        verb = "would be" if check_mode else "was"
         result["msg"] = f"{git_status.repository_path} {verb} {git_status.operation} on branch {git_status.branch}"
         return result
+
+    @staticmethod
+    def _lock_result(result: Dict[str, Any], repo: Optional[BackupRepository], lock: Optional[RunLock]) -> None:
+        """Add what was recovered from killed runs and whom this run waited for; warn when it waited."""
+        result["recovered"] = list(repo.recovered) if repo is not None else []
+        if lock is None:
+            return
+        waited_for = repo.lock_waited_for if repo is not None else None
+        result["run_lock"] = {
+            "path": str(lock.path),
+            "waited": round(repo.lock_waited, 1) if repo is not None else 0.0,
+            "waited_for": waited_for,
+        }
+        if waited_for:
+            result.setdefault("warnings", []).append(
+                f"waited {result['run_lock']['waited']:g} s for another run on the checkout ({waited_for}) to finish"
+            )
 
     def _publish(
         self, result: Dict[str, Any], repo: BackupRepository, args: Dict[str, Any], scrub: Scrubber
@@ -137,7 +174,7 @@ class ActionModule(ActionBase):
         status = outcome.status
         if status.error:
             status.error = scrub(status.error)
-        result["changed"] = outcome.changed
+        result["changed"] = outcome.changed or bool(repo.recovered)
         result["git_status"] = repo.status(True, "opened").to_dict()
         result["git_commit_status"] = status.to_dict()
         result["changed_files"] = outcome.changed_files
@@ -154,4 +191,5 @@ class ActionModule(ActionBase):
             result["msg"] = f"no change to commit; pushed earlier unpushed commits up to {status.commit_hash}"
         else:
             result["msg"] = "no change to commit, nothing to push"
+        self._lock_result(result, repo, repo.run_lock)
         return result

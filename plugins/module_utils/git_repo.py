@@ -4,19 +4,29 @@
 
 Two steps, used by the ``git_commit_push`` action plugin:
 
-* ``BackupRepository.prepare`` clones the remote, or opens an existing checkout of the same
+* ``BackupRepository.prepare`` takes the run lock (``run_lock.py``: one run per checkout),
+  recovers what a killed run left (stale ``.git/*.lock`` files, temporary files of
+  ``files.write_if_changed``), clones the remote, or opens an existing checkout of the same
   URL, and brings the branch up to date with the remote *before* any file is written: a hard
-  reset to ``origin/<branch>`` when the local branch has nothing unpushed, a rebase when it
-  holds commits that an earlier run could not push (they are kept and pushed next). A
-  directory that is not a checkout of that URL is an error, never deleted.
+  reset to ``origin/<branch>`` when the local branch has nothing unpushed, a whole-file replay
+  when it holds commits that an earlier run could not push (they are kept and pushed next; for
+  a path both sides changed, the remote's newer published file wins). A directory that is not
+  a checkout of that URL is an error, never deleted.
 * ``BackupRepository.publish`` stages exactly the files the run wrote (and the removals it
-  names), makes one commit, and pushes it with a bounded fetch-rebase-retry loop, so jobs
-  that publish to the same branch at the same time all land.
+  names), makes one commit, and pushes it with a bounded fetch-replay-retry loop, so jobs that
+  publish to the same branch at the same time all land; it releases the run lock at the end.
+
+Whole files, never line merges: after a rejected push, this run's commit is re-created on top of
+the fetched tip with plumbing (``read-tree``, ``update-index --index-info``, ``write-tree``,
+``commit-tree``), so every path it touched has exactly this run's content and every other path
+the remote's. No merge machinery ever mixes the lines of two versions of a configuration.
 
 Every git command runs through ``GitRunner`` (GitPython's ``Git.execute``: no shell, ``LC_ALL=C``
-output, a kill timeout). Credentials never reach a URL, ``.git/config``, argv or a result:
-``GitAuth.environment`` provides a per-run GIT_ASKPASS script that reads the token from an
-environment variable set only for the git child processes, and credential helpers are
+output, a kill timeout) with hooks, ``core.fsmonitor`` and signing switched off, and a checkout
+whose own config would make git run a program or talk to another remote is refused. Credentials
+never reach a URL, ``.git/config``, argv or a result: ``GitAuth.environment`` provides a per-run
+GIT_ASKPASS script that reads the token from an environment variable that ``GitRunner`` gives
+only to the network commands (clone, fetch, push, ls-remote), and credential helpers are
 switched off so none stores it. Errors are ``GitRepoError`` subclasses with the secret scrubbed.
 """
 
@@ -27,6 +37,7 @@ import random
 import re
 import shlex
 import shutil
+import stat
 import string
 import tempfile
 import time
@@ -38,7 +49,9 @@ from urllib.parse import urlsplit
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import DEFAULT_DIR_MODE, make_dirs
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import GitCommitStatus, GitStatus
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import RunLock
 
 if has_library("gitpython"):
     from git.cmd import Git
@@ -53,9 +66,46 @@ DEFAULT_AUTHOR_EMAIL = "nautobot-backup@localhost"
 DEFAULT_PUSH_RETRIES = 5
 DEFAULT_TIMEOUT = 300.0
 
-# Environment variables the askpass script reads; set only in the git child processes' environment.
+# Environment variables the askpass script reads; set only in the network git commands' environment.
 ASKPASS_USERNAME_VAR = "NB_BACKUP_GIT_ASKPASS_USERNAME"
 ASKPASS_TOKEN_VAR = "NB_BACKUP_GIT_ASKPASS_TOKEN"  # nosec B105 - a variable name, not a secret
+# The module's token fallback variable: git never needs it (askpass answers), so no git child gets it.
+TOKEN_ENV_VAR = "NB_BACKUP_GIT_TOKEN"  # nosec B105 - a variable name, not a secret
+
+# The only git commands that talk to the remote, and so the only ones given the credentials' environment.
+NETWORK_COMMANDS = frozenset({"clone", "fetch", "push", "ls-remote"})
+
+# Given to every git command: no hook (.git/hooks or core.hooksPath), no fsmonitor program, no signing
+# program, permissions from the umask (never a checkout's core.sharedRepository), no ext:: transport
+# (an arbitrary command as a "URL").
+SAFE_CONFIG: Tuple[str, ...] = (
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.sharedRepository=umask",
+    "-c",
+    "commit.gpgSign=false",
+    "-c",
+    "protocol.ext.allow=never",
+)
+
+# Settings of the checkout's own config (.git/config) that make git run a program, read another
+# config file, or talk to another place than repo_url. This collection never sets them; a checkout
+# that has them was tampered with (or is not ours), so prepare and publish refuse it.
+_UNSAFE_CONFIG = re.compile(
+    r"^(core\.(sshcommand|gitproxy|askpass|editor|pager|worktree|alternaterefscommand)|sequence\.editor"
+    r"|include\.path|includeif\..+\.path|remote\..+\.(uploadpack|receivepack|vcs|pushurl|proxy)"
+    r"|url\..+\.(insteadof|pushinsteadof)|filter\..+\.(clean|smudge|process)|diff\..+\.(command|textconv)"
+    r"|merge\..+\.driver|credential(\..+)?\.helper|gpg(\..+)?\.program|uploadpack\.packobjectshook)$",
+    re.IGNORECASE,
+)
+
+# Lock files git leaves when it is killed (timeouts kill git with SIGKILL): they fail every later command.
+_GIT_LOCK_DIRS = ("refs", "logs")
+# Temporary files of files.write_if_changed (mkstemp: ".<name>.<random>.tmp") left by a killed writer.
+_TEMP_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
 
 _ASKPASS_SCRIPT = f"""#!/bin/sh
 # GIT_ASKPASS helper written by netops.nautobot_backup for one run. It holds no secret: it answers
@@ -112,7 +162,11 @@ class GitCommandError(GitRepoError):
 
 
 class GitSyncError(GitRepoError):
-    """The checkout could not be brought up to date with the remote (for example a rebase conflict)."""
+    """The checkout could not be brought up to date with the remote (for example a fetch gave no commit)."""
+
+
+class UnsafeCheckoutError(RepositoryMismatchError):
+    """The checkout's own config would make git run a program or reach another remote; it is left untouched."""
 
 
 class GitPushError(GitRepoError):
@@ -274,10 +328,13 @@ class GitResult:
 
 
 class GitRunner:
-    """Runs git commands through GitPython with a fixed extra environment and a timeout.
+    """Runs git commands through GitPython with a fixed extra environment, safe settings and a timeout.
 
-    ``env`` is added to the controller's environment for the child processes only (the
-    controller's own ``os.environ`` is never changed); ``secrets`` are scrubbed from all output.
+    ``env`` is added to the controller's environment for every git child process, ``network_env``
+    (the credentials: askpass, token, SSH command) only for the network commands (clone, fetch,
+    push, ls-remote). The controller's own ``os.environ`` is never changed, but the token variables
+    it may hold are blanked for every child. Every command gets ``SAFE_CONFIG``; ``secrets`` are
+    scrubbed from all output.
     """
 
     def __init__(
@@ -285,15 +342,25 @@ class GitRunner:
         env: Optional[Mapping[str, str]] = None,
         timeout: float = DEFAULT_TIMEOUT,
         secrets: Sequence[Optional[str]] = (),
+        network_env: Optional[Mapping[str, str]] = None,
     ) -> None:
         require("gitpython")
         self.env: Dict[str, str] = dict(env or {})
         self.env.setdefault("GIT_TERMINAL_PROMPT", "0")
         self.env.setdefault("GIT_EDITOR", "true")
         self.env.setdefault("GIT_MERGE_AUTOEDIT", "no")
+        self.network_env: Dict[str, str] = dict(network_env or {})
         self.timeout = timeout
         self.scrub = Scrubber(secrets)
         self._git = Git()
+
+    def environment(self, args: Sequence[str]) -> Dict[str, str]:
+        """The variables added to the controller's environment for ``git args...``."""
+        env = {name: "" for name in (TOKEN_ENV_VAR, ASKPASS_TOKEN_VAR, ASKPASS_USERNAME_VAR) if name in os.environ}
+        env.update(self.env)
+        if args and args[0] in NETWORK_COMMANDS:
+            env.update(self.network_env)
+        return env
 
     def run(
         self,
@@ -304,9 +371,12 @@ class GitRunner:
         timeout: Optional[float] = None,
         stdin: Optional[Path] = None,
     ) -> GitResult:
-        """Run ``git [-C cwd] args...`` (stdin: a file fed to it); raise GitCommandError if check and git fails."""
-        command = ["git"] + (["-C", str(cwd)] if cwd is not None else []) + list(args)
-        full_env = dict(self.env)
+        """Run ``git [-C cwd] SAFE_CONFIG args...`` (stdin: a file fed to it); raise GitCommandError if check fails.
+
+        The credentials' environment is added only when args[0] is a network command.
+        """
+        command = ["git"] + (["-C", str(cwd)] if cwd is not None else []) + list(SAFE_CONFIG) + list(args)
+        full_env = self.environment(args)
         full_env.update(env or {})
         with open(stdin, "rb") if stdin is not None else nullcontext() as stream:
             status, stdout, stderr = self._git.execute(
@@ -457,9 +527,13 @@ class BackupRepository:
 
     runner: the GitRunner every git command goes through (it carries credentials and the timeout).
     path: the checkout directory; url: the remote (never with credentials); branch: the target branch.
-    author_name/author_email: author and committer of the run's commit, and committer of rebased
+    author_name/author_email: author and committer of the run's commit, and committer of replayed
     commits, so nothing depends on the controller's git configuration.
     sleep: how to wait between push retries (tests pass a no-op).
+    run_lock: the checkout's RunLock; prepare takes it, publish releases it. Without one (tests,
+    callers that serialise runs themselves) nothing is locked and nothing left by killed runs is
+    recovered, since only the holder of the lock knows that no live run uses those files.
+    dir_mode: mode of the checkout directory and of the directories created for it.
     """
 
     def __init__(
@@ -471,9 +545,16 @@ class BackupRepository:
         author_name: str = DEFAULT_AUTHOR_NAME,
         author_email: str = DEFAULT_AUTHOR_EMAIL,
         sleep: Callable[[float], None] = time.sleep,
+        run_lock: Optional[RunLock] = None,
+        dir_mode: int = DEFAULT_DIR_MODE,
     ) -> None:
         self.runner = runner
         self.path = Path(path)
+        self.run_lock = run_lock
+        self.dir_mode = dir_mode
+        self.recovered: List[str] = []
+        self.lock_waited_for: Optional[str] = None
+        self.lock_waited = 0.0
         self.url = check_url(url)
         self.branch = (branch or "").strip()
         self.identity = {
@@ -585,7 +666,7 @@ class BackupRepository:
 
         Raises RepositoryMismatchError when it exists but is a file, a non-empty directory that is not
         a Git checkout, a bare repository, a sub-directory of another checkout, or a checkout of another
-        remote. Changes nothing.
+        remote, and UnsafeCheckoutError when the checkout's own config is unsafe. Changes nothing.
         """
         path = self.path
         if not path.exists() and not path.is_symlink():
@@ -615,32 +696,74 @@ class BackupRepository:
                 f"repo_dir {path} is a checkout of {redact_url(origin)}, not of {redact_url(self.url)}; "
                 "refusing to touch it (use another repo_dir, or remove it yourself)"
             )
+        self._check_config()
         return True
 
+    def _check_config(self) -> None:
+        """Refuse a checkout whose own config makes git run a program, read other config or reach elsewhere."""
+        listing = self.git("config", "--list", "--show-scope", "--name-only", "-z", check=False)
+        if listing.returncode != 0:
+            raise RepositoryMismatchError(f"cannot read the config of the checkout {self.path}: {listing.output}")
+        items = _nul_list(listing.stdout)
+        unsafe = sorted(
+            {
+                name
+                for scope, name in zip(items[::2], items[1::2], strict=False)
+                if scope in ("local", "worktree") and _UNSAFE_CONFIG.match(name)
+            }
+        )
+        if unsafe:
+            raise UnsafeCheckoutError(
+                f"the checkout {self.path} sets {', '.join(unsafe)} in its own config (.git/config), which would "
+                "make git run a program, read another config file or reach another remote; this collection never "
+                "sets these, so the checkout may have been tampered with. Refusing to use it: remove those "
+                "settings (git config --unset) or the checkout"
+            )
+
     def prepare(self, check_mode: bool = False) -> Tuple[GitStatus, bool]:
-        """Clone or open the checkout and sync its branch with the remote; return (GitStatus, changed).
+        """Take the run lock, recover, clone or open the checkout and sync its branch; return (GitStatus, changed).
 
         Operation: "cloned" (the remote had commits), "initialized" (the remote had none: a clone of
-        an empty repository, HEAD on the unborn branch) or "opened" (an existing checkout). In check
-        mode nothing is cloned, fetched or moved: the remote is only queried and changed says whether
+        an empty repository, HEAD on the unborn branch) or "opened" (an existing checkout). The run
+        lock stays taken (publish releases it), except when prepare fails. In check mode nothing is
+        locked, cloned, fetched or moved: the remote is only queried and changed says whether
         something would be.
         """
+        if check_mode:
+            if not self.inspect():
+                remote = self.ls_remote()
+                return self.status(False, "initialized" if remote.empty else "cloned"), True
+            return self.status(True, "opened"), self._would_move(self.ls_remote())
+        self.lock()
+        try:
+            return self._prepare()
+        except BaseException:
+            self.unlock()
+            raise
+
+    def _prepare(self) -> Tuple[GitStatus, bool]:
+        """prepare, once the run lock is held."""
         if not self.inspect():
             remote = self.ls_remote()
-            if not check_mode:
-                self._clone(remote)
+            self._clone(remote)
+            self._make_private()
             return self.status(False, "initialized" if remote.empty else "cloned"), True
-        if check_mode:
-            return self.status(True, "opened"), self._would_move(self.ls_remote())
+        self._make_private()
+        recovered = self.recover(temp_files=True)
         self._adopt_clean_url()
         before = (self.current_branch(), self.rev("HEAD"))
         self._sync()
         after = (self.current_branch(), self.rev("HEAD"))
-        return self.status(True, "opened"), before != after
+        return self.status(True, "opened"), before != after or bool(recovered)
+
+    def _make_private(self) -> None:
+        """Give the checkout directory dir_mode, so other users cannot read what is in it, whatever its files' modes."""
+        if (os.stat(self.path).st_mode & 0o7777) != self.dir_mode:
+            os.chmod(self.path, self.dir_mode)
 
     def _clone(self, remote: RemoteState) -> None:
         """Clone the remote into repo_dir and put HEAD on the branch (created when the remote lacks it)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.path, self.dir_mode)
         args = ["clone", "--quiet", "--origin", "origin", "--no-tags"]
         if remote.tip:
             args += ["--branch", self.branch]
@@ -662,10 +785,25 @@ class BackupRepository:
             self.git("remote", "set-url", "origin", self.url)
 
     def _abort_unfinished(self) -> None:
-        """Abort a rebase left half-done by an interrupted run (reset --hard clears merges and cherry-picks)."""
-        git_dir = Path(self.git("rev-parse", "--absolute-git-dir").stdout.strip())
-        if (git_dir / "rebase-merge").exists() or (git_dir / "rebase-apply").exists():
-            self.git("rebase", "--abort", check=False)
+        """Abort a rebase, merge, cherry-pick or revert left half-done (by an older version, or by hand).
+
+        Older versions rebased; a run killed in the middle left ``rebase-merge``. ``rebase --abort``
+        restores the branch; if even that fails, the state is dropped (``rebase --quit``, then the
+        directories), since prepare then checks the branch out and resets it anyway.
+        """
+        git_dir = self._git_dir()
+        rebase_dirs = (git_dir / "rebase-merge", git_dir / "rebase-apply")
+        if any(directory.exists() for directory in rebase_dirs):
+            if self.git("rebase", "--abort", check=False).returncode != 0:
+                self.git("rebase", "--quit", check=False)
+            for directory in rebase_dirs:
+                if directory.exists():
+                    shutil.rmtree(directory)
+        if (git_dir / "MERGE_HEAD").exists():
+            self.git("merge", "--abort", check=False)
+        if (git_dir / "sequencer").exists():
+            self.git("cherry-pick", "--quit", check=False)
+            shutil.rmtree(git_dir / "sequencer", ignore_errors=True)
 
     def _would_move(self, remote: RemoteState) -> bool:
         """Check mode: tell whether prepare would switch branch or move HEAD."""
@@ -680,7 +818,12 @@ class BackupRepository:
         return True
 
     def _sync(self) -> None:
-        """Bring the local branch to the remote's state, keeping unpushed local commits on top of it."""
+        """Bring the local branch to the remote's state, keeping unpushed local commits on top of it.
+
+        Unpushed commits are replayed whole-file onto the remote branch; for a path that the remote
+        changed too, the remote's file wins (it is a newer published backup, and this run reads the
+        device again anyway). A commit left with nothing of its own is dropped. Never fails on a conflict.
+        """
         self._abort_unfinished()
         remote = self.ls_remote()
         local = self.rev(self.branch_ref)
@@ -698,14 +841,8 @@ class BackupRepository:
             return
         if self.count(local, upstream) == 0:
             return  # only unpushed commits on top of the remote: keep them, publish pushes them
-        result = self.git("rebase", "--quiet", upstream, check=False)
-        if result.returncode != 0:
-            self.git("rebase", "--abort", check=False)
-            raise GitSyncError(
-                f"the checkout {self.path} holds commits not yet pushed to {self.branch} that conflict with the "
-                f"remote's newer commits; resolve them by hand (or push them) before the next run: "
-                f"{_last_lines(result.output)}"
-            )
+        tip, _mapping = self._replay(upstream, lambda _commit: False)
+        self.git("reset", "--quiet", "--hard", tip)
 
     def _sync_missing_remote_branch(self, remote: RemoteState, local: Optional[str]) -> None:
         """The remote has no such branch: keep a local one (its commits get pushed), else create it.
@@ -726,6 +863,151 @@ class BackupRepository:
             self.git("symbolic-ref", "HEAD", self.branch_ref)
             self.git("read-tree", "--empty")
 
+    # ---------------------------------------------------------------- run lock and recovery
+
+    def lock(self) -> None:
+        """Take the run lock (when there is one), recording whom this run waited for and any stale lock."""
+        if self.run_lock is None:
+            return
+        acquired = self.run_lock.acquire()
+        if acquired.waited_for is not None:
+            self.lock_waited = acquired.waited
+            self.lock_waited_for = acquired.waited_for.describe()
+        if acquired.stale is not None:
+            self.recovered.append(f"stale run lock of {acquired.stale.describe()} (that run no longer exists)")
+
+    def unlock(self) -> None:
+        """Release the run lock when this run holds it."""
+        if self.run_lock is not None:
+            self.run_lock.release()
+
+    def _git_dir(self) -> Path:
+        """The checkout's git directory."""
+        return Path(self.git("rev-parse", "--absolute-git-dir").stdout.strip())
+
+    def recover(self, temp_files: bool = False) -> List[str]:
+        """Remove stale git lock files, and with temp_files stale writers' temporary files; return them.
+
+        Only while this run holds the run lock: then no other git command or writer can be using the
+        checkout, so each such file was left by a killed process (timeouts kill git with SIGKILL) and
+        would fail every later run. The temporary files must be untracked, named like those of
+        files.write_if_changed. Paths are returned relative to repo_dir.
+        """
+        if self.run_lock is None or not self.run_lock.held:
+            return []
+        git_dir = self._git_dir()
+        candidates = [git_dir / name for name in sorted(os.listdir(git_dir)) if name.endswith(".lock")]
+        for sub in _GIT_LOCK_DIRS:
+            for root, _dirs, names in os.walk(git_dir / sub):
+                candidates.extend(Path(root) / name for name in sorted(names) if name.endswith(".lock"))
+        found = _unlink_files(candidates, self.path)
+        if temp_files:
+            untracked = _nul_list(self.git("ls-files", "--others", "-z").stdout)
+            temp = [self.path / name for name in untracked if _TEMP_FILE.match(PurePosixPath(name).name)]
+            found += _unlink_files(temp, self.path)
+        self.recovered.extend(found)
+        return found
+
+    # ---------------------------------------------------------------- whole-file replay
+
+    def _merge_base(self, one: str, two: str) -> Optional[str]:
+        """The best common ancestor of two commits, or None when their histories are unrelated."""
+        result = self.git("merge-base", one, two, check=False)
+        sha = result.stdout.strip()
+        return sha if result.returncode == 0 and _SHA.match(sha) else None
+
+    def _tree(self, commit: str) -> str:
+        """The tree ID of a commit."""
+        return self.git("rev-parse", "--verify", f"{commit}^{{tree}}").stdout.strip()
+
+    def _empty_tree(self) -> str:
+        """The ID of the empty tree (in this repository's hash)."""
+        return self.git("hash-object", "-t", "tree", "--stdin", stdin=Path(os.devnull)).stdout.strip()
+
+    def _changed_paths(self, base: Optional[str], tip: str) -> List[str]:
+        """Paths that differ between base and tip (every path of tip when there is no base)."""
+        if base is None:
+            return _nul_list(self.git("ls-tree", "-r", "-z", "--name-only", tip).stdout)
+        return _nul_list(self.git("diff-tree", "-r", "-z", "--no-renames", "--name-only", base, tip).stdout)
+
+    def _entries(self, parent: Optional[str], commit: str) -> List[Tuple[str, str, str]]:
+        """The index entries (mode, object, path) a commit sets against its parent; mode "0" removes the path."""
+        output = self.git("diff-tree", "-r", "-z", "--no-renames", parent or self._empty_tree(), commit).stdout
+        tokens = output.split("\0")
+        entries: List[Tuple[str, str, str]] = []
+        index = 0
+        while index + 1 < len(tokens):
+            meta = tokens[index]
+            if not meta.startswith(":"):
+                index += 1
+                continue
+            _old_mode, new_mode, _old_sha, new_sha, state = meta[1:].split()[:5]
+            path = tokens[index + 1]
+            if state.startswith("D"):
+                entries.append(("0", "0" * len(new_sha), path))
+            else:
+                entries.append((new_mode, new_sha, path))
+            index += 2
+        return entries
+
+    def _recommit(self, commit: str, tree: str, parent: str, scratch: Path) -> str:
+        """Create a commit of tree on parent with commit's message and author (committer: this run)."""
+        raw = self.git("cat-file", "commit", commit).stdout
+        message = scratch / "message"
+        message.write_bytes(raw.partition("\n\n")[2].encode("utf-8"))
+        author = self.git("log", "-1", "--format=%an%x00%ae%x00%ad", "--date=raw", commit).stdout.rstrip("\n")
+        name, email, date = author.split("\0")
+        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date}
+        return self.git("commit-tree", tree, "-p", parent, env=env, stdin=message).stdout.strip()
+
+    def _replay(self, onto: str, ours: Callable[[str], bool]) -> Tuple[str, Dict[str, Optional[str]]]:
+        """Re-create the local commits that onto lacks on top of onto, whole file by whole file.
+
+        For each local commit (first-parent order), every path it touched gets exactly that commit's
+        content or deletion, except, when ours(commit) is false, a path that onto changed since the
+        histories split (onto's file wins). Every other path keeps onto's content. A commit that
+        changes nothing any more is dropped. Nothing is merged line by line: a temporary index
+        (GIT_INDEX_FILE) is loaded from the new parent, the entries are set with
+        ``update-index --index-info``, and ``write-tree`` / ``commit-tree`` make the commit (message
+        and author kept). Returns the new tip (onto when every commit was dropped) and old -> new
+        commit IDs (None for a dropped commit); no ref, index or file is changed.
+        """
+        head = self.rev("HEAD")
+        if head is None:
+            return onto, {}
+        commits = self.git("rev-list", "--reverse", "--first-parent", f"{onto}..{head}").stdout.split()
+        theirs = set(self._changed_paths(self._merge_base(onto, head), onto))
+        tip, tip_tree = onto, self._tree(onto)
+        mapping: Dict[str, Optional[str]] = {}
+        with tempfile.TemporaryDirectory(prefix="nb-backup-git-") as scratch_dir:
+            scratch = Path(scratch_dir)
+            index = {"GIT_INDEX_FILE": str(scratch / "index")}
+            for commit in commits:
+                mapping[commit] = None
+                keep_all = ours(commit)
+                entries = [
+                    entry
+                    for entry in self._entries(self.rev(f"{commit}^1"), commit)
+                    if keep_all or entry[2] not in theirs
+                ]
+                if not entries:
+                    continue
+                self.git("read-tree", tip, env=index)
+                info = scratch / "entries"
+                info.write_bytes(b"".join(f"{mode} {sha}\t{path}\0".encode() for mode, sha, path in entries))
+                self.git("update-index", "--replace", "-z", "--index-info", env=index, stdin=info)
+                tree = self.git("write-tree", env=index).stdout.strip()
+                if tree == tip_tree:
+                    continue
+                tip, tip_tree = self._recommit(commit, tree, tip, scratch), tree
+                mapping[commit] = tip
+        return tip, mapping
+
+    def _move_to(self, commit: str) -> None:
+        """Point the branch, index and work tree at commit, keeping unrelated local edits when git can."""
+        if self.git("reset", "--quiet", "--keep", commit, check=False).returncode != 0:
+            self.git("reset", "--quiet", "--hard", commit)
+
     # ---------------------------------------------------------------- publish
 
     def publish(
@@ -737,15 +1019,37 @@ class BackupRepository:
         push_retries: int = DEFAULT_PUSH_RETRIES,
         check_mode: bool = False,
     ) -> PublishResult:
-        """Stage exactly files (and removed_files), commit once, push with retries.
+        """Stage exactly files (and removed_files), commit once, push with retries; release the run lock.
 
         Nothing staged differs from HEAD: no commit, but commits left unpushed by an earlier run are
         still pushed. A push that fails for good is reported in the returned status's ``error`` (the
         commit stays local and the next run pushes it); unusable inputs and failing local commands raise.
-        In check mode the staging is done in a throw-away index and nothing is committed or pushed.
+        The run lock is taken (or kept, after prepare) and released at the end, success or failure.
+        In check mode the staging is done in a throw-away index, nothing is committed or pushed, and
+        the lock is not touched.
         """
+        if check_mode:
+            return self._publish(files, removed_files, message, message_vars, push_retries, True)
+        self.lock()
+        try:
+            return self._publish(files, removed_files, message, message_vars, push_retries, False)
+        finally:
+            self.unlock()
+
+    def _publish(
+        self,
+        files: Sequence[str],
+        removed_files: Sequence[str],
+        message: str,
+        message_vars: Optional[Mapping[str, Any]],
+        push_retries: int,
+        check_mode: bool,
+    ) -> PublishResult:
+        """publish, once the run lock is held (or in check mode)."""
         if not self.inspect():
             raise GitRepoError(f"repo_dir {self.path} is not a checkout yet; run this module with mode=prepare first")
+        if not check_mode:
+            self.recover()
         current = self.current_branch()
         if current != self.branch:
             raise GitRepoError(
@@ -767,14 +1071,16 @@ class BackupRepository:
         if check_mode:
             would_push = bool(changed_files) or self._needs_push()
             return PublishResult(status, changed_files, would_push, would_push)
+        ours: List[str] = []
         if changed_files:
             self.git("commit", "--quiet", "--no-edit", "-m", render_message(message, values))
             status.committed = True
             status.commit_hash = self.rev("HEAD")
+            ours.append(status.commit_hash or "")
         if not self._needs_push():
             return PublishResult(status, changed_files, status.committed)
         try:
-            status.commit_hash = self.push(push_retries)
+            status.commit_hash = self.push(push_retries, ours=ours)
             status.pushed = True
         except GitRepoError as exc:
             status.error = str(exc)
@@ -835,12 +1141,20 @@ class BackupRepository:
         tracking = self.rev(self.tracking_ref)
         return tracking is None or self.count(tracking, head) > 0
 
-    def push(self, retries: int = DEFAULT_PUSH_RETRIES) -> str:
-        """Push HEAD to the branch; on a rejection, fetch, rebase and retry up to retries times; return HEAD.
+    def push(self, retries: int = DEFAULT_PUSH_RETRIES, ours: Optional[Sequence[str]] = None) -> str:
+        """Push HEAD to the branch; on a rejection, fetch, replay and retry up to retries times.
 
-        Our commits win a content conflict with a concurrent job's (they hold the newest backup);
-        a conflict the rebase cannot settle is a GitPushError and the commits stay local.
+        After a rejection the unpushed commits are replayed whole-file onto the fetched tip
+        (``_replay``): every path a commit of ``ours`` (default: every unpushed commit) touched gets
+        exactly that commit's file, the last pusher wins the whole file; an older unpushed commit
+        (left by an earlier run) loses a path the remote changed since. Returns the remote's new
+        commit, which holds this run's files (the fetched tip itself when it already held exactly them).
         """
+        winners = None if ours is None else {commit for commit in ours if commit}
+
+        def wins(commit: str) -> bool:
+            return winners is None or commit in winners
+
         attempt = 0
         while True:
             attempt += 1
@@ -866,13 +1180,26 @@ class BackupRepository:
                 )
             self._sleep(random.uniform(0.05, min(2.0, 0.2 * attempt)))  # nosec B311 - jitter, not crypto
             upstream = self.fetch(self.branch)
-            rebase = self.git("rebase", "--quiet", "--autostash", "-X", "theirs", upstream, check=False)
-            if rebase.returncode != 0:
-                self.git("rebase", "--abort", check=False)
-                raise GitPushError(
-                    f"git push to {redact_url(self.url)} was rejected and rebasing onto the remote's "
-                    f"{self.branch} failed; the commit stays in {self.path}: {_last_lines(rebase.output)}"
-                )
+            tip, mapping = self._replay(upstream, wins)
+            if winners is not None:
+                winners = {new for old, new in mapping.items() if old in winners and new}
+            self._move_to(tip)
+            if tip == upstream:
+                return upstream  # the remote already holds exactly this run's files: nothing left to push
+
+
+def _unlink_files(paths: Sequence[Path], root: Path) -> List[str]:
+    """Remove the regular files among paths (never following a symlink); return them relative to root."""
+    removed: List[str] = []
+    for path in paths:
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        removed.append(os.path.relpath(path, root))
+    return removed
 
 
 def _last_lines(text: str, count: int = 4) -> str:

@@ -12,28 +12,50 @@ version_added: 0.1.0
 description:
   - Runs on the controller only (action plugin, no module process); use it once per run, for example with
     C(run_once) set to true.
-  - B(mode=prepare), before any file is written. Clones O(repo_url) into O(repo_dir), or opens it when it is
+  - B(mode=prepare), before any file is written. Takes the run lock of O(repo_dir) (see B(One run per checkout)),
+    recovers what a killed run left (RV(recovered)), clones O(repo_url) into O(repo_dir), or opens it when it is
     already a checkout of that URL, and brings O(branch) up to date with the remote. When the local branch has no
     unpushed commits it is hard-reset to C(origin/<branch>) (uncommitted edits to tracked files are dropped,
-    untracked files are kept). When it holds commits an earlier run could not push, they are rebased onto the
-    remote branch and kept, so the next publish pushes them. A branch the remote does not have is created from the
-    remote's default branch, or born empty when the remote has no commit at all.
+    untracked files are kept). When it holds commits an earlier run could not push, they are replayed whole-file
+    onto the remote branch and kept, so the next publish pushes them; for a file the remote changed too, the
+    remote's newer file wins (this run reads the device again anyway). This never fails on a conflict, and a
+    rebase or merge left half-done by an older version is aborted. A branch the remote does not have is created
+    from the remote's default branch, or born empty when the remote has no commit at all.
   - A O(repo_dir) that exists but is not a checkout of O(repo_url) (another remote, a file, a non-empty directory
     that is not a Git checkout, a sub-directory of another checkout) is an error and is never modified or deleted.
   - B(mode=publish), after the files are written. Stages exactly O(files) (and the deletions in O(removed_files)),
     nothing else, makes one commit with O(message), O(author_name) and O(author_email), and pushes it. When nothing
     staged differs from the last commit, no commit is made; commits that an earlier run left unpushed are still
     pushed.
-  - B(Concurrent jobs.) A push rejected because the branch moved (C(fetch first), C(non-fast-forward)) or because
-    another push was updating it (C(cannot lock ref), C(failed to update ref)) is retried up to O(push_retries)
-    times, each time after a fetch and a rebase onto the remote branch (the run's version of a file wins a
-    conflict).
+  - B(Concurrent jobs, whole files.) A push rejected because the branch moved (C(fetch first),
+    C(non-fast-forward)) or because another push was updating it (C(cannot lock ref), C(failed to update ref)) is
+    retried up to O(push_retries) times, each time after a fetch and a replay of the run's commit onto the remote
+    branch. Files are never merged line by line; every file the run's commit touched is pushed exactly as this run
+    wrote it (the last pusher wins the whole file), every other file keeps the remote's content.
+  - B(One run per checkout.) C(prepare) takes a lock file beside the checkout (C(.<name of repo_dir>.lock) in its
+    parent directory, mode 0600) naming the run (the C(ansible-playbook) process ID, host and start time), and
+    C(publish) releases it at its end, success or failure. Another run on the same O(repo_dir) waits up to
+    O(lock_timeout) seconds, then fails with a message naming the run that holds it. A lock whose run no longer
+    exists (same host; checked by process ID and process start time) is stale and is taken over.
+  - B(Recovery.) While holding the run lock, C(prepare) and C(publish) remove git lock files a killed git left
+    (C(.git/index.lock), C(HEAD.lock), C(config.lock), C(packed-refs.lock), C(refs/**/*.lock) and others), and
+    C(prepare) removes untracked temporary files of killed writers (C(.<file>.<random>.tmp)); RV(recovered) lists
+    them.
+  - B(Hooks and config.) Every git command runs with C(core.hooksPath=/dev/null), C(core.fsmonitor=false),
+    C(commit.gpgSign=false), C(core.sharedRepository=umask) and C(protocol.ext.allow=never), so no hook, fsmonitor
+    or signing program runs. A checkout whose own C(.git/config) sets something that runs a program, reads another
+    config file or sends data elsewhere (for example C(core.sshCommand), C(include.path), C(url.*.insteadOf),
+    C(remote.*.pushurl), C(filter.*.clean)) is refused, and left untouched.
+  - B(Private files.) The checkout directory (and the directories created for it) get the directory mode of
+    O(file_mode) (0700 by default) and git runs under a matching umask, so no other user can read the checkout,
+    whatever the process umask.
   - B(Failure.) When the push fails for good (authentication, network, retries exhausted) the task fails with a
     message naming the cause; RV(git_commit_status.committed) may be true with RV(git_commit_status.pushed) false.
     The commit stays in the checkout and the next run pushes it.
   - B(Credentials.) An HTTPS token reaches git only through a per-run C(GIT_ASKPASS) script that reads it from an
     environment variable set for the git child processes; it is never put in the URL, C(.git/config), a command
-    line, a log or the result, and credential helpers are disabled while it is used so none stores it. A URL with
+    line, a log or the result, and credential helpers are disabled while it is used so none stores it. The
+    credentials' environment is given only to the network commands (clone, fetch, push, ls-remote). A URL with
     credentials in it is refused. SSH uses O(ssh_key_file) through C(GIT_SSH_COMMAND).
   - Needs git 2.26 or newer on the controller, and GitPython. See C(docs/git.md) in the collection.
 author:
@@ -54,7 +76,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - C(prepare) queries the remote and reports what it would do, without cloning, fetching or moving anything.
+      - C(prepare) queries the remote and reports what it would do, without cloning, fetching or moving anything,
+        and without taking the run lock or recovering anything.
       - C(publish) stages into a throw-away index and reports the files that would be committed; nothing is
         committed or pushed.
   connection:
@@ -151,7 +174,7 @@ options:
     type: dict
     default: {}
   author_name:
-    description: Author and committer name of the commit (and committer of rebased commits).
+    description: Author and committer name of the commit (and committer of replayed commits).
     type: str
     default: Nautobot Backup
   author_email:
@@ -160,8 +183,8 @@ options:
     default: nautobot-backup@localhost
   push_retries:
     description:
-      - C(publish) only. How many times a rejected push is retried (after a fetch and a rebase) before the task
-        fails. C(0) pushes once.
+      - C(publish) only. How many times a rejected push is retried (after a fetch and a whole-file replay) before
+        the task fails. C(0) pushes once.
     type: int
     default: 5
   timestamp:
@@ -173,8 +196,24 @@ options:
     description: Seconds after which one git command (clone, fetch, push...) is killed.
     type: float
     default: 300
+  lock_timeout:
+    description:
+      - Seconds to wait for another run that holds the run lock of O(repo_dir) before failing with a message that
+        names it (process ID, host, start time). C(0) fails at once.
+    type: float
+    default: 600
+  file_mode:
+    description:
+      - Mode of the files of the checkout, as an octal string. C(0600) (the default) keeps the checkout private to
+        the user running the playbook; C(0640) (or C(0660)) lets the user's group read it. Modes that give other
+        users any access, or execute bits, are refused.
+      - Directories get the matching mode (C(0700), or C(0750) / C(0770)); the checkout directory is set to it on
+        every run, and git runs under the matching umask.
+    type: raw
+    default: "0600"
 notes:
-  - Give each concurrent job its own O(repo_dir); jobs share the remote branch, not a checkout.
+  - Several jobs may publish to one remote branch at the same time, each from its own O(repo_dir). Jobs that share
+    one O(repo_dir) (a scheduled run and a manual one on the default checkout) run one after the other (run lock).
 seealso:
   - module: netops.nautobot_backup.device_config_backup
   - module: netops.nautobot_backup.backup_path
@@ -252,7 +291,9 @@ git_commit_status:
       description: Whether commits were pushed (the new one, or ones an earlier run left unpushed).
       type: bool
     commit_hash:
-      description: The new commit (after any rebase), or the pushed HEAD when only older commits were pushed.
+      description:
+        - The new commit (after any replay), or the pushed HEAD when only older commits were pushed. When the remote
+          already held exactly the run's files after a replay, the remote's commit.
       type: str
     files_changed:
       description: Number of paths whose staged content differs from the previous commit (would differ in check mode).
@@ -266,6 +307,32 @@ git_commit_status:
     commit_hash: 3f0c1d5e9a2b7c4d6e8f0a1b2c3d4e5f6a7b8c9d
     files_changed: 2
     error: null
+recovered:
+  description:
+    - What the run removed because a killed run left it, relative to O(repo_dir) (git lock files, temporary files),
+      and a stale run lock it took over. Empty in check mode.
+  returned: always
+  type: list
+  elements: str
+  sample: [.git/index.lock, backups/.ios-r1.running-config.3f9a1c2e.tmp]
+run_lock:
+  description: The run lock (not in check mode).
+  returned: when not in check mode and the arguments were valid
+  type: dict
+  contains:
+    path:
+      description: The lock file.
+      type: str
+    waited:
+      description: Seconds this run waited for another run that held the lock.
+      type: float
+    waited_for:
+      description: The run it waited for (process ID, host, start time), or null.
+      type: str
+  sample:
+    path: /var/lib/backups/.configs.lock
+    waited: 0.0
+    waited_for: null
 changed_files:
   description: The paths committed (or that would be, in check mode), relative to O(repo_dir).
   returned: when O(mode=publish)

