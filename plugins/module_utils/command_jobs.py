@@ -17,7 +17,6 @@ engine of ``paths.render_path``) for the publish step to commit.
 
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -38,6 +37,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval i
     ConnectionSettings,
     DeviceError,
     run_commands,
+    unexpected_error_message,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.validation import _error_line
 
@@ -248,16 +248,6 @@ def unexpected_failure(request: CommandsRequest, job_type: str, exc: BaseExcepti
     The exception's own text is left out: it may quote what the device printed.
     """
     return device_info(request, job_type, error=unexpected_error_message(exc), error_class="other", **fields)
-
-
-def unexpected_error_message(exc: BaseException) -> str:
-    """Describe an unexpected exception by type and where it was raised (file:line in function), never its text."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = ""
-    if frames:
-        last = frames[-1]
-        where = f" at {Path(last.filename).name}:{last.lineno} in {last.name}()"
-    return f"unexpected {type(exc).__name__}{where} (a bug: please report it with the -vvv output)"
 
 
 def rejected_commands(outputs: Sequence[CommandOutput]) -> List[str]:

@@ -12,9 +12,11 @@ password or the enable secret.
 from __future__ import annotations
 
 import getpass
+import os
 import socket
+import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
@@ -235,6 +237,16 @@ def _disconnect(conn: Any) -> None:
         pass
 
 
+def unexpected_error_message(exc: BaseException) -> str:
+    """Describe an unexpected exception (a bug) by type and where it was raised, never by its text.
+
+    Its text may quote what the device printed (a line being cleaned or sanitized).
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno} in {frames[-1].name}()" if frames else ""
+    return f"unexpected {type(exc).__name__}{where} (a bug: please report it with the -vvv output)"
+
+
 def _error_summary(exc: BaseException) -> str:
     """A short description of a session error that carries nothing the device printed.
 
@@ -313,6 +325,22 @@ def connection_settings(
 
 class HostVariableError(NautobotBackupError):
     """A host's connection variable has a value that cannot be used (the device fails, the others go on)."""
+
+
+def host_variable_error(exc: BaseException, secrets: Iterable[Any] = ()) -> NautobotBackupError:
+    """An error raised while one host's request was built, as that device's failure (class ``other``).
+
+    The collection's own errors are returned as they are. Anything else (Ansible failing to template
+    a variable, a value of a type nothing expected) keeps its type and the first line of its message,
+    at most 200 characters, with ``secrets`` (e.g. the command-line credentials) masked.
+    """
+    if isinstance(exc, NautobotBackupError):
+        return exc
+    text = _error_summary(exc)[:200]
+    for secret in secrets:
+        if isinstance(secret, str) and len(secret) >= 3:
+            text = text.replace(secret, MASK)
+    return HostVariableError(f"cannot use this host's variables: {type(exc).__name__}: {text}")
 
 
 def _port(variable: Optional[str], value: Any) -> int:

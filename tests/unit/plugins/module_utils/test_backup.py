@@ -253,3 +253,88 @@ def test_backup_batch_a_refused_fork_backs_up_the_rest_in_this_process(tmp_path,
     assert [n for n, r in results.items() if r.get("failed")] == ["r05"]
     assert results["r05"]["error_class"] == "auth_failed"
     assert len(list((tmp_path / "backups").glob("*.running-config"))) == 8
+
+
+# ---------------------------------------------------------------- hostile input (issue #12)
+SECRET_CONFIG = CONFIG.replace("!", "snmp-server community Comm-5ecret-7 RO", 1)
+
+
+def _fetch_secret(settings, running, startup, enable):
+    return FetchedConfigs(running=SECRET_CONFIG.format(name="r1"), startup=SECRET_CONFIG.format(name="r1"))
+
+
+@pytest.mark.parametrize(
+    ("options", "content"),
+    [({}, False), ({"show_diff": True}, True), ({"sanitize": True}, True)],
+    ids=["default", "show_diff", "sanitize"],
+)
+def test_diffs_show_content_only_when_asked_or_sanitized(tmp_path, options, content):
+    request = _request(tmp_path, "r1")
+    for key, value in options.items():
+        setattr(request, key, value)
+    diffs = backup_batch({"r1": request}, want_diff=True, fetch=_fetch_secret)["r1"]["diff"]
+    assert len(diffs) == 2
+    text = repr(diffs)
+    if content:
+        assert [d["after_header"] for d in diffs] == ["backups/r1.running-config", "backups/r1.startup-config"]
+        assert "interface Ethernet1" in text
+        assert ("Comm-5ecret-7" in text) is (not options.get("sanitize"))
+    else:
+        assert diffs == [
+            {"prepared": "backups/r1.running-config changed (content not shown: set show_diff or sanitize)"},
+            {"prepared": "backups/r1.startup-config changed (content not shown: set show_diff or sanitize)"},
+        ]
+    # No diff at all without --diff, and none for an unchanged file.
+    again = backup_batch({"r1": request}, want_diff=False, fetch=_fetch_secret)["r1"]
+    assert "diff" not in again
+
+
+def test_sanitized_diff_sanitizes_the_previous_file_too(tmp_path):
+    """Turning sanitize on: the previous, unsanitized file must not show its secrets in the diff."""
+    backup_batch({"r1": _request(tmp_path, "r1")}, fetch=_fetch_secret)
+    assert "Comm-5ecret-7" in (tmp_path / "backups" / "r1.running-config").read_text()
+    request = _request(tmp_path, "r1")
+    request.sanitize = True
+    diffs = backup_batch({"r1": request}, want_diff=True, fetch=_fetch_secret)["r1"]["diff"]
+    assert diffs and "Comm-5ecret-7" not in repr(diffs)
+
+
+def test_show_diff_is_read_from_the_arguments():
+    args = dict(ARGS, show_diff=True)
+    assert request_from_vars(args, "r1", lookup_from({"netmiko_device_type": "cisco_ios"})).show_diff is True
+    assert request_from_vars(ARGS, "r1", lookup_from({"netmiko_device_type": "cisco_ios"})).show_diff is False
+
+
+def test_an_unexpected_error_while_cleaning_is_that_devices_failure_without_its_text(tmp_path, monkeypatch):
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils import backup
+
+    def broken_sanitize(text, device_type, patterns):
+        raise ValueError(f"cannot sanitize {text.splitlines()[2]}")
+
+    monkeypatch.setattr(backup, "sanitize_config", broken_sanitize)
+    buggy = _request(tmp_path, "buggy")
+    buggy.sanitize = True
+    results = backup_batch({"buggy": buggy, "r1": _request(tmp_path, "r1")}, fetch=_fetch_secret)
+    error = results["buggy"]["error"]
+    assert results["buggy"]["error_class"] == "other" and results["buggy"]["failed"]
+    assert error.startswith("unexpected ValueError at test_backup.py:") and "broken_sanitize" in error
+    assert "Comm-5ecret-7" not in error and "snmp-server" not in error
+    assert results["r1"]["running_config_success"] is True
+    # The same guard serves the per-host action.
+    outcome = backup.guarded_backup(buggy, fetch=_fetch_secret)
+    assert outcome.info.error_class == "other" and "Comm-5ecret-7" not in outcome.info.error
+
+
+@pytest.mark.parametrize("command", ["show run\nreload", "show run\rreload", "show run\u2028reload", "show\trun"])
+def test_a_command_override_with_a_control_character_fails_before_contact(tmp_path, command):
+    calls = []
+
+    def fetch(settings, running, startup, enable):
+        calls.append(running)
+        return _fetch_secret(settings, running, startup, enable)
+
+    request = _request(tmp_path, "r1")
+    request.command_overrides = {"running": command}
+    result = backup_batch({"r1": request}, fetch=fetch)["r1"]
+    assert result["error_class"] == "other" and "the running-config command contains U+" in result["error"]
+    assert calls == []
