@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (
-    backup_device,
     failed_info,
+    guarded_backup,
     request_from_vars,
     task_result,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import cli_credentials
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import host_variable_error
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.credentials import command_line_credentials
 from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.host_key_checking import RunHostKeys
 
 LIBRARIES = ("pydantic", "netmiko", "netutils")
@@ -35,6 +35,7 @@ ARGUMENT_SPEC: Dict[str, Any] = {
     "backup_startup": {"type": "bool", "default": True},
     "sanitize": {"type": "bool", "default": False},
     "sanitize_patterns": {"type": "list", "elements": "str", "default": []},
+    "show_diff": {"type": "bool", "default": False},
     "commands": {"type": "dict"},
     "platform_map": {"type": "dict", "default": {}},
     "facts": {"type": "dict"},
@@ -64,15 +65,18 @@ class ActionModule(ActionBase):
         def lookup(var: str) -> Any:
             return self._var(task_vars, var)
 
+        cli = command_line_credentials(self._task, self._play_context, task_vars)
         try:
             for library in LIBRARIES:
                 require(library)
             # Ansible's host_key_checking for this host; pins live in the checkout and are written there.
             host_keys = RunHostKeys(args, args["repo_dir"], write_pins=True).for_host(lookup)
-            request = request_from_vars(args, name, lookup, cli_credentials(self._play_context, task_vars), host_keys)
-        except (MissingLibraryError, NautobotBackupError, AnsibleError) as exc:
+            request = request_from_vars(args, name, lookup, cli, host_keys)
+        except (MissingLibraryError, NautobotBackupError) as exc:
             return self._merge(result, task_result(failed_info(name, exc).to_dict()))
-        outcome = backup_device(request, check_mode=bool(self._task.check_mode), want_diff=bool(self._task.diff))
+        except Exception as exc:  # noqa: BLE001 - an odd host variable fails this device with a message, not a traceback
+            return self._merge(result, task_result(failed_info(name, host_variable_error(exc, cli.values())).to_dict()))
+        outcome = guarded_backup(request, check_mode=bool(self._task.check_mode), want_diff=bool(self._task.diff))
         return self._merge(result, task_result(outcome.info.to_dict(), outcome.diffs))
 
     def _var(self, task_vars: Dict[str, Any], name: str) -> Any:

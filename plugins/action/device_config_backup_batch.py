@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List, Optional, Union
 
-from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
@@ -31,7 +31,8 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors impo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import auto_processes
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import cli_credentials
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import host_variable_error
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.credentials import command_line_credentials
 from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.host_key_checking import RunHostKeys
 
 display = Display()
@@ -71,8 +72,9 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(str(exc)) from exc
         batch: List[str] = list(task_vars.get("ansible_play_batch") or [task_vars.get("inventory_hostname")])
         hostvars = task_vars.get("hostvars") or {}
-        # -u / --ask-pass / --ask-become-pass (an AWX Machine credential) for hosts without their own.
-        cli = cli_credentials(self._play_context, task_vars)
+        # -u / --ask-pass / --ask-become-pass (an AWX Machine credential), resolved once from the play (never
+        # from the first host's own variables) and given to each host that has no variable of its own.
+        cli = command_line_credentials(self._task, self._play_context, task_vars)
 
         # Templating uses Ansible's (not thread-safe) machinery: build every request here, in order.
         started = time.monotonic()
@@ -83,8 +85,8 @@ class ActionModule(ActionBase):
             try:
                 lookup = _lookup(hostvars.get(host))
                 requests[host] = request_from_vars(args, host, lookup, cli, run_host_keys.for_host(lookup))
-            except (NautobotBackupError, AnsibleError) as exc:
-                requests[host] = failed_info(host, exc)
+            except Exception as exc:  # noqa: BLE001 - one host's odd variables (a bad port, a failing template) fail it alone
+                requests[host] = failed_info(host, host_variable_error(exc, cli.values()))
 
         built = time.monotonic()
 

@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
@@ -22,13 +21,13 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_job
     CommandsRequest,
     run_device_commands,
 )
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceJobInfo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
-    cli_credentials,
     device_target,
+    host_variable_error,
 )
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.credentials import command_line_credentials
 from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.host_key_checking import RunHostKeys
 
 COMMON_SPEC: Dict[str, Any] = {
@@ -85,16 +84,18 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _valid, args = self.validate_argument_spec(argument_spec=self.SPEC)
         name = args.get("device_name") or task_vars.get("inventory_hostname")
+        cli = command_line_credentials(self._task, self._play_context, task_vars)
         try:
             for library in self.LIBRARIES:
                 require(library)
-            request = self._request(args, task_vars, name)
-        except (MissingLibraryError, NautobotBackupError, AnsibleError) as exc:
+            request = self._request(args, task_vars, name, cli)
+        except Exception as exc:  # noqa: BLE001 - an odd host variable fails this device with a message, not a traceback
+            error = exc if isinstance(exc, MissingLibraryError) else host_variable_error(exc, cli.values())
             info = DeviceJobInfo(
                 job_type=self.JOB_TYPE,
                 device_name=name,
-                error=str(exc),
-                error_class=getattr(exc, "failure_class", "other"),
+                error=str(error),
+                error_class=getattr(error, "failure_class", "other"),
             )
             return self._finish(result, info)
         return self._finish(result, self._execute(request, args))
@@ -105,7 +106,9 @@ class ActionModule(ActionBase):
         """Run this job type for one device."""
         return run_device_commands(request, check_mode=bool(self._task.check_mode))
 
-    def _request(self, args: Dict[str, Any], task_vars: Dict[str, Any], name: str) -> CommandsRequest:
+    def _request(
+        self, args: Dict[str, Any], task_vars: Dict[str, Any], name: str, cli: Dict[str, Any]
+    ) -> CommandsRequest:
         """Build the CommandsRequest from the task arguments and the host's variables."""
         def lookup(var: str) -> Any:
             return self._var(task_vars, var)
@@ -113,7 +116,7 @@ class ActionModule(ActionBase):
         repo_dir = args.get("repo_dir")
         # Ansible's host_key_checking for this host; the backup's pins are read (never written) from the checkout.
         host_keys = RunHostKeys(args, args.get("pins_repo_dir") or repo_dir, write_pins=False).for_host(lookup)
-        target = device_target(args, name, lookup, cli_credentials(self._play_context, task_vars), host_keys)
+        target = device_target(args, name, lookup, cli, host_keys)
         return CommandsRequest(
             device_name=name,
             settings=target.settings,
