@@ -46,6 +46,14 @@ options:
     type: list
     elements: str
     default: []
+  show_diff:
+    description:
+      - In diff mode (C(--diff), AWX "show changes"), show each changed configuration against the previous file.
+      - Off by default, because a configuration carries secrets and diff output goes to the job's log. Then a
+        changed file is named in the diff output without its content, unless O(sanitize) is true, in which case
+        the sanitized configurations are shown (the previous file is sanitized for the diff too).
+    type: bool
+    default: false
   commands:
     description:
       - Per-host or per-group overrides of the platform's command table, with the keys C(running), C(startup),

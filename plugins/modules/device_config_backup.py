@@ -28,7 +28,12 @@ description:
   - C(changed) is true only when a file's content changed. Writes are atomic (temporary file, then rename).
   - A failed device fails its host with RV(error_class) one of C(unreachable), C(auth_failed), C(timeout),
     C(invalid_output), C(unsupported_platform), C(host_key_mismatch) or C(other). Passwords and the enable secret
-    never appear in the result.
+    never appear in the result, and no message quotes the configuration (a validation error names the rule and
+    the line number). A host variable that cannot be used (C(ansible_port) not an integer from 1 to 65535, a
+    platform that is not a name) or an unexpected error fails that host with class C(other) and a message.
+  - Credentials are per host. A host's own C(ansible_user), C(ansible_password), C(ansible_become_password) or
+    C(ansible_ssh_private_key_file) wins; a host without one gets the command line's (C(-u), C(--ask-pass),
+    C(--ask-become-pass), C(--private-key); how AWX passes a Machine credential).
   - The device's SSH host key is checked as Ansible's C(host_key_checking) says (see the notes); a device seen
     for the first time has its key pinned in RV(host_key_file) under O(repo_dir).
 extends_documentation_fragment:
@@ -41,7 +46,9 @@ attributes:
     details: Fetches and validates, reports what would change, writes nothing.
   diff_mode:
     support: full
-    details: Shows the cleaned configuration against the previous file.
+    details:
+      - Shows the cleaned configuration against the previous file when O(show_diff) or O(sanitize) is true
+        (sanitized then); otherwise names each changed file without its content.
   platform:
     platforms: posix
   idempotent:

@@ -47,7 +47,9 @@ attributes:
     details: Fetches and validates every device, reports what would change, writes nothing.
   diff_mode:
     support: full
-    details: All devices' diffs are returned in one list; each header names the file.
+    details:
+      - All devices' diffs are returned in one list; each header names the file. The content is shown only when
+        O(show_diff) or O(sanitize) is true (sanitized then); otherwise each changed file is only named.
   platform:
     platforms: posix
   idempotent:

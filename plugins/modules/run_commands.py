@@ -13,6 +13,11 @@ description:
   - Renders O(template) for the host (Jinja, in a sandbox) with two variables, C(nautobot) (the host's Nautobot facts
     from the inventory) and C(job_parameters). Each non-empty line of the result is one command.
   - Values from Nautobot are data, never templates - Jinja inside a device's fields is printed as it is.
+  - Only the template's own line breaks separate commands. A value that an expression inserts must not hold a
+    line break or another control character (Unicode categories Cc, Cf, Cs, Zl and Zp - tab, CR, LF, VT, FF,
+    FS/GS/RS, NEL, U+2028, U+2029, zero-width and bidirectional controls); one that does fails the host before
+    the device is contacted, with a message naming the variable and the character (never the value). A macro's
+    output may span lines. Every rendered command is checked the same way.
   - A template that fails to render or renders to no command fails the host with a clear error before the device is
     contacted.
   - Connects from the controller with netmiko exactly like M(netops.nautobot_backup.device_config_backup) (same
