@@ -9,7 +9,10 @@ NB_BACKUP_GIT_TOKEN / NB_BACKUP_GIT_USERNAME environment variables instead.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import socket
+import stat
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import pytest
 
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import file_modes, write_if_changed
 from testbed.ansible_run import run_playbook
 from testbed.git_fixtures import GitRemotes
 from testbed.git_remotes import branches, clone, commit_files, git, log, ls_tree, rev_parse, show
@@ -42,6 +46,8 @@ OPTIONS = [
     "push_retries",
     "timestamp",
     "timeout",
+    "lock_timeout",
+    "file_mode",
 ]
 
 PLAYBOOK = "\n".join(
@@ -386,3 +392,186 @@ def test_concurrent_publishers_to_one_branch_both_land(runner: Runner, git_remot
     assert len(parents.stdout.split()) == 2
     assert ls_tree(git_remotes.http_remote) == ["README.md", "configs/job0.cfg", "configs/job1.cfg"]
     assert rev_parse(git_remotes.http_remote, "main") in {r["git_commit_status"]["commit_hash"] for r in results}
+
+
+# ---------------------------------------------------------------- whole files, run lock, recovery, hooks, modes
+
+CONFIG_V0 = "".join(f"interface Ethernet{n}\n description port {n}\n" for n in range(1, 11))
+
+
+def test_two_runs_edit_different_lines_of_one_file_the_pushed_file_is_the_second_runs(
+    runner: Runner, git_remotes: GitRemotes
+) -> None:
+    """Run 2 was prepared before run 1 pushed; its push is rejected and retried: the file is exactly run 2's."""
+    env = http_env(git_remotes)
+    jobs = [git_remotes.workdir / f"run{i}" for i in (1, 2)]
+    seed = git_remotes.workdir / "seed"
+    common = {"repo_url": git_remotes.http_url}
+    assert not runner.run(mode="prepare", repo_dir=str(seed), env=env, **common).get("failed")
+    files = write(seed, {"configs/sw1.cfg": CONFIG_V0, "configs/sw2.cfg": "hostname sw2\n"})
+    assert runner.run(mode="publish", repo_dir=str(seed), files=files, env=env, **common)["git_commit_status"]["pushed"]
+    for repo_dir in jobs:
+        prepared = runner.run(mode="prepare", repo_dir=str(repo_dir), env=env, **common)
+        assert not prepared.get("failed"), prepared
+    first = CONFIG_V0.replace(" description port 2\n", " description uplink from run 1\n")
+    second = CONFIG_V0.replace(" description port 9\n", " description uplink from run 2\n")
+    published1 = runner.run(
+        mode="publish", repo_dir=str(jobs[0]), files=write(jobs[0], {"configs/sw1.cfg": first}), message="Run 1",
+        env=env, **common,
+    )
+    assert published1["git_commit_status"]["pushed"] is True, published1
+    published2 = runner.run(
+        mode="publish", repo_dir=str(jobs[1]), files=write(jobs[1], {"configs/sw1.cfg": second}), message="Run 2",
+        env=env, **common,
+    )
+    status = published2["git_commit_status"]
+    assert not published2.get("failed") and status["pushed"] is True, published2
+    pushed = git("show", "refs/heads/main:configs/sw1.cfg", cwd=git_remotes.http_remote.path).stdout
+    assert pushed.encode() == second.encode(), "the pushed file must be run 2's file byte for byte"
+    assert "uplink from run 1" not in pushed  # a line merge would have kept run 1's edit too
+    assert log(git_remotes.http_remote)[:2] == ["Run 2", "Run 1"]
+    assert status["commit_hash"] == rev_parse(git_remotes.http_remote, "main")
+    parent = git("rev-parse", "refs/heads/main~1", cwd=git_remotes.http_remote.path).stdout.strip()
+    assert parent == published1["git_commit_status"]["commit_hash"]  # run 2 was replayed onto run 1's commit
+    assert (jobs[1] / "configs" / "sw1.cfg").read_text() == second
+
+
+def test_a_conflicting_unpushed_commit_never_wedges_prepare(runner: Runner, git_remotes: GitRemotes) -> None:
+    repo_dir = git_remotes.workdir / "checkout"
+    common = {"repo_dir": str(repo_dir), "repo_url": git_remotes.http_url}
+    env = http_env(git_remotes)
+    assert not runner.run(mode="prepare", env=env, **common).get("failed")
+    files = write(repo_dir, {"configs/r1.cfg": "hostname r1\n version 1\n", "configs/r2.cfg": "hostname r2\n"})
+    refused = runner.run(mode="publish", files=files, env=http_env(git_remotes, token="wrong-" + secrets.token_hex(6)),
+                         **common)
+    assert refused["failed"] and refused["git_commit_status"]["committed"] is True  # the commit stays local
+    other = clone(git_remotes.http_url, git_remotes.workdir / "other", env=git_remotes.http_env())
+    commit_files(other, {"configs/r1.cfg": "hostname r1\n version 2 from another run\n"}, "Another run")
+    git("push", "--quiet", "origin", "main", cwd=other, env=git_remotes.http_env())
+
+    prepared = runner.run(mode="prepare", env=env, **common)  # used to fail: "resolve them by hand"
+    assert not prepared.get("failed"), prepared
+    assert prepared["changed"] is True
+    assert (repo_dir / "configs" / "r1.cfg").read_text() == "hostname r1\n version 2 from another run\n"
+    assert git("status", "--porcelain", cwd=repo_dir).stdout == ""
+    pushed = runner.run(mode="publish", files=[], env=env, **common)  # the leftover's other file is pushed
+    assert pushed["git_commit_status"]["pushed"] is True, pushed
+    assert show(git_remotes.http_remote, "configs/r2.cfg") == "hostname r2\n"
+    again = runner.run(mode="publish", files=write(repo_dir, {"configs/r1.cfg": "hostname r1\n version 3\n"}),
+                       env=env, **common)
+    assert again["git_commit_status"]["pushed"] is True, again
+    assert show(git_remotes.http_remote, "configs/r1.cfg") == "hostname r1\n version 3\n"
+
+
+def test_a_stale_index_lock_and_temp_file_do_not_fail_the_next_run(runner: Runner, git_remotes: GitRemotes) -> None:
+    repo_dir = git_remotes.workdir / "checkout"
+    common = {"repo_dir": str(repo_dir), "repo_url": git_remotes.file_url}
+    assert not runner.run(mode="prepare", **common).get("failed")
+    files = write(repo_dir, {"backups/r1.running-config": "hostname r1\n"})
+    assert runner.run(mode="publish", files=files, **common)["git_commit_status"]["pushed"] is True
+    # What a run killed by a timeout leaves: git's index.lock and a writer's temporary file.
+    (repo_dir / ".git" / "index.lock").write_bytes(b"")
+    (repo_dir / "backups" / ".r1.running-config.5d41402a.tmp").write_text("hostname r1\n half writ")
+    blocked = subprocess.run(["git", "-C", str(repo_dir), "reset", "--hard"], capture_output=True, text=True)
+    assert blocked.returncode != 0 and "index.lock" in blocked.stderr
+
+    prepared = runner.run(mode="prepare", **common)
+    assert not prepared.get("failed"), prepared
+    assert ".git/index.lock" in prepared["recovered"]
+    assert "backups/.r1.running-config.5d41402a.tmp" in prepared["recovered"]
+    assert prepared["changed"] is True
+    files = write(repo_dir, {"backups/r1.running-config": "hostname r1\n! changed\n"})
+    published = runner.run(mode="publish", files=files, **common)
+    assert published["git_commit_status"]["pushed"] is True, published
+    assert sorted(p.name for p in (repo_dir / "backups").iterdir()) == ["r1.running-config"]
+    assert not (repo_dir.parent / ".checkout.lock").exists()  # publish released the run lock
+
+
+def test_hooks_and_fsmonitor_of_the_checkout_never_run(runner: Runner, git_remotes: GitRemotes) -> None:
+    repo_dir = git_remotes.workdir / "checkout"
+    common = {"repo_dir": str(repo_dir), "repo_url": git_remotes.file_url}
+    assert not runner.run(mode="prepare", **common).get("failed")
+    marker = git_remotes.workdir / "marker"
+    script = f"#!/bin/sh\necho \"$0\" >> {marker}\n"
+    for name in ("pre-commit", "commit-msg", "post-commit", "post-checkout", "post-merge", "pre-push",
+                 "reference-transaction"):
+        hook = repo_dir / ".git" / "hooks" / name
+        hook.write_text(script)
+        hook.chmod(0o700)
+    monitor = git_remotes.workdir / "fsmonitor.sh"
+    monitor.write_text(script)
+    monitor.chmod(0o700)
+    git("config", "core.fsmonitor", str(monitor), cwd=repo_dir)
+    git("status", cwd=repo_dir)
+    assert marker.exists(), "plain git runs the checkout's fsmonitor (else this test proves nothing)"
+    marker.unlink()
+    other = clone(git_remotes.file_url, git_remotes.workdir / "other")
+    commit_files(other, {"configs/other.cfg": "other\n"}, "Another run")
+    git("push", "--quiet", "origin", "main", cwd=other)
+    assert not runner.run(mode="prepare", **common).get("failed")  # reset, checkout
+    commit_files(other, {"configs/third.cfg": "third\n"}, "A third run")
+    git("push", "--quiet", "origin", "main", cwd=other)
+    published = runner.run(mode="publish", files=write(repo_dir, {"configs/mine.cfg": "mine\n"}), **common)
+    assert published["git_commit_status"]["pushed"] is True, published  # commit, rejected push, replay, push
+    assert not marker.exists(), marker.read_text()
+
+
+@pytest.mark.parametrize(("file_mode", "dir_mode"), [(None, 0o700), ("0640", 0o750)])
+def test_checkout_is_private_whatever_the_umask(runner: Runner, git_remotes: GitRemotes, file_mode, dir_mode) -> None:
+    repo_dir = git_remotes.workdir / "new" / "checkout"
+    common = {"repo_dir": str(repo_dir), "repo_url": git_remotes.file_url, "file_mode": file_mode}
+    previous = os.umask(0)  # ansible-playbook inherits it
+    try:
+        assert not runner.run(mode="prepare", **common).get("failed")
+        mode, directories = file_modes(file_mode)
+        write_if_changed(repo_dir / "backups" / "r1.running-config", "hostname r1\n", mode=mode, dir_mode=directories)
+        files = ["backups/r1.running-config"]  # written as the backup step writes it
+        assert runner.run(mode="publish", files=files, **common)["git_commit_status"]["pushed"] is True
+        commit_files(clone(git_remotes.file_url, git_remotes.workdir / "other"), {"b/new.cfg": "x\n"}, "Other")
+        git("push", "--quiet", "origin", "main", cwd=git_remotes.workdir / "other")
+        assert not runner.run(mode="prepare", **common).get("failed")  # files written by git's checkout
+    finally:
+        os.umask(previous)
+    assert (repo_dir / "b" / "new.cfg").is_file()
+    assert stat.S_IMODE(repo_dir.stat().st_mode) == dir_mode
+    assert stat.S_IMODE(repo_dir.parent.stat().st_mode) == dir_mode
+    for path in [repo_dir, *repo_dir.rglob("*")]:
+        bits = stat.S_IMODE(path.lstat().st_mode)
+        assert bits & 0o007 == 0, f"{path} is {bits:04o}: other users must get nothing"
+    invalid = runner.run(mode="prepare", repo_dir=str(repo_dir), repo_url=git_remotes.file_url, file_mode="0644")
+    assert invalid["failed"] and "0644" in invalid["msg"] and "never by other users" in invalid["msg"], invalid
+
+
+def test_run_lock_live_holder_is_waited_for_then_named_and_a_dead_one_is_taken_over(
+    runner: Runner, git_remotes: GitRemotes
+) -> None:
+    repo_dir = git_remotes.workdir / "checkout"
+    lock_file = git_remotes.workdir / ".checkout.lock"
+    common = {"repo_dir": str(repo_dir), "repo_url": git_remotes.file_url}
+    other = subprocess.Popen(["sleep", "300"])  # stands for another run's ansible-playbook process
+    try:
+        start = Path(f"/proc/{other.pid}/stat").read_text().rpartition(")")[2].split()[19]
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        lock_file.write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(), "pid_start": start,
+                                         "boot": boot, "started": "2026-03-01T02:00:00+00:00"}))
+        busy = runner.run(mode="prepare", lock_timeout=2, **common)
+        assert busy["failed"] is True
+        assert f"pid {other.pid} on host {socket.gethostname()}, started 2026-03-01T02:00:00+00:00" in busy["msg"]
+        assert "Waited 2 s" in busy["msg"] and str(lock_file) in busy["msg"]
+        assert not repo_dir.exists()
+        assert json.loads(lock_file.read_text())["pid"] == other.pid
+    finally:
+        other.kill()
+        other.wait()
+    taken = runner.run(mode="prepare", lock_timeout=2, **common)  # its process is gone: a stale lock
+    assert not taken.get("failed"), taken
+    assert taken["recovered"] == [
+        f"stale run lock of pid {other.pid} on host {socket.gethostname()}, started 2026-03-01T02:00:00+00:00 "
+        "(that run no longer exists)"
+    ]
+    holder = json.loads(lock_file.read_text())  # held by this run's ansible-playbook until publish
+    assert holder["pid"] != other.pid and holder["host"] == socket.gethostname()
+    assert stat.S_IMODE(lock_file.stat().st_mode) == 0o600
+    published = runner.run(mode="publish", files=write(repo_dir, {"r1.cfg": "r1\n"}), **common)
+    assert published["git_commit_status"]["pushed"] is True, published
+    assert not lock_file.exists()
