@@ -268,7 +268,9 @@ def backup_device(
     )
     outcome = BackupOutcome(info=info)
     try:
-        _backup(request, outcome, check_mode, want_diff, fetch or fetch_configs)
+        # Run alone (per-host action, main thread): a SIGTERM/SIGINT removes the temp file in flight first.
+        with stop_on_signals():
+            _backup(request, outcome, check_mode, want_diff, fetch or fetch_configs)
     except NautobotBackupError as exc:
         info.error = request.settings.scrub(str(exc))
         info.error_class = exc.failure_class

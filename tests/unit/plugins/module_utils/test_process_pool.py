@@ -153,13 +153,15 @@ def test_stop_on_signals_chains_to_the_previous_handler():
         signal.signal(signal.SIGTERM, previous)
 
 
-# A batch of 20 devices in its own process: every fetch is logged ("<pid> <device>"); every file
-# write stays in flight (its temporary file exists) for HANG seconds, like a hung disk.
+# A batch of 20 devices in its own process (processes 0: one device, backup_device in the main
+# thread): every fetch is logged ("<pid> <device>"); every file write stays in flight (its
+# temporary file exists) for HANG seconds, like a hung disk.
 BATCH = textwrap.dedent(
     """
     import os, sys, threading
     from pathlib import Path
-    from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import BackupRequest, backup_batch
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (
+        BackupRequest, backup_batch, backup_device)
     from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
         ConnectionSettings, FetchedConfigs)
 
@@ -185,7 +187,10 @@ BATCH = textwrap.dedent(
         requests[f"r{i:02d}"] = BackupRequest(device_name=f"r{i:02d}", settings=settings, repo_dir=repo,
                                               stamp={"date": "d", "timestamp": "t"}, backup_startup=False)
     try:
-        backup_batch(requests, workers=4, processes=processes, fetch=fetch)
+        if processes:
+            backup_batch(requests, workers=4, processes=processes, fetch=fetch)
+        else:  # one device in the main thread, as the per-host action runs it
+            backup_device(requests["r00"], fetch=fetch)
     except KeyboardInterrupt:
         sys.exit(130)
     """
@@ -360,5 +365,19 @@ def test_one_process_batch_sigint_cancels_the_queued_devices(tmp_path):
         assert batch.fetches() == fetched
         assert batch.temp_files() == []
         assert list((batch.repo / "backups").glob("*.running-config")) == []
+    finally:
+        batch.stop()
+
+
+@needs_linux
+def test_sigterm_during_a_single_device_backup_removes_its_temp_file(tmp_path):
+    # The per-host action runs backup_device in the worker's main thread.
+    batch = Batch(tmp_path, processes=0)
+    try:
+        batch.wait_for_temp_files(1)
+        os.kill(batch.proc.pid, signal.SIGTERM)
+        batch.proc.wait(timeout=5)
+        assert batch.proc.returncode == -signal.SIGTERM
+        assert batch.temp_files() == []
     finally:
         batch.stop()
