@@ -101,11 +101,19 @@ def _platform_fields(platform: Any, device: Optional[str] = None) -> Tuple[str, 
     return (platform or "", "", {})
 
 
+def value_type(value: Any) -> str:
+    """The plain type name of a variable's value (Ansible hands over tagged subclasses of str, int, list...)."""
+    for kind in (bool, int, float, str, bytes, list, tuple, dict, Mapping):
+        if isinstance(value, kind):
+            return "dict" if kind is Mapping else kind.__name__
+    return type(value).__name__
+
+
 def _odd_message(what: str, value: Any, device: Optional[str]) -> str:
     """Explain a platform value of the wrong type (named by type, not shown: it may be anything)."""
     who = f" of device '{device}'" if device else ""
     return (
-        f"the {what}{who} must be a string, got a {type(value).__name__}: fix the device's platform in Nautobot "
+        f"the {what}{who} must be a string, got a {value_type(value)}: fix the device's platform in Nautobot "
         "or the host's nautobot.platform variable, or set netmiko_device_type for the host"
     )
 

@@ -12,13 +12,16 @@ password or the enable secret.
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import os
 import socket
 import traceback
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_lines import UNSAFE_CATEGORIES
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.host_keys import (
     DeviceHostKeys,
@@ -26,7 +29,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.host_keys i
     insecure_transport,
     refuse_insecure_transport,
 )
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.platforms import device_type_for_host
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.platforms import device_type_for_host, value_type
 
 if has_library("netmiko"):
     from netmiko import ConnectHandler
@@ -312,7 +315,7 @@ def connection_settings(
         return None if value is None else str(value)
 
     return ConnectionSettings(
-        host=text("host") or name,
+        host=_host(*first("host")) or name,
         port=_port(*first("port")),
         device_type=device_type,
         username=text("username") or getpass.getuser(),
@@ -343,6 +346,34 @@ def host_variable_error(exc: BaseException, secrets: Iterable[Any] = ()) -> Naut
     return HostVariableError(f"cannot use this host's variables: {type(exc).__name__}: {text}")
 
 
+def _host(variable: Optional[str], value: Any) -> Optional[str]:
+    """The address from a host variable: an IP address or a DNS name (None when unset).
+
+    A value that no resolver takes (whitespace or control characters, a label over 63 or a name
+    over 253 characters) is this host's HostVariableError, named but not shown.
+    """
+    if variable is None:
+        return None
+    if isinstance(value, (list, tuple, dict, Mapping, bool)):
+        raise HostVariableError(f"{variable} must be a host name or an IP address, got a {value_type(value)}")
+    text = str(value).strip()
+    reason = None
+    if any(char.isspace() or unicodedata.category(char) in UNSAFE_CATEGORIES for char in text):
+        reason = "it holds whitespace or a control character"
+    elif ":" in text:
+        try:
+            ipaddress.ip_address(text.strip("[]"))
+        except ValueError:
+            reason = "it holds ':' but is no IPv6 address"
+    elif len(text.rstrip(".")) > 253:
+        reason = "it is longer than 253 characters"
+    elif any(not 0 < len(label) <= 63 for label in text.rstrip(".").split(".")):
+        reason = "a part between dots is empty or longer than 63 characters"
+    if reason:
+        raise HostVariableError(f"{variable} is not a usable host name or address ({reason}): fix the host's address")
+    return text.strip("[]") if ":" in text else text
+
+
 def _port(variable: Optional[str], value: Any) -> int:
     """The SSH port from a host variable: an integer from 1 to 65535 (or its digits as a string); 22 when unset."""
     if variable is None:
@@ -353,7 +384,7 @@ def _port(variable: Optional[str], value: Any) -> int:
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         shown = repr(value)[:40] if isinstance(value, (str, int)) and not isinstance(value, bool) else "a value"
         raise HostVariableError(
-            f"{variable} must be an integer from 1 to 65535, got {shown} ({type(value).__name__}): "
+            f"{variable} must be an integer from 1 to 65535, got {shown} ({value_type(value)}): "
             "fix the host's port variable"
         )
     return port

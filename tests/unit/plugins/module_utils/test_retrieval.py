@@ -157,3 +157,32 @@ def test_session_errors_quote_nothing_the_device_printed():
                                  "(netmiko did not read what it expected)")
     assert retrieval._error_summary(ConnectionResetError(104, "Connection reset by peer")) == "Connection reset by peer"
     assert len(retrieval._error_summary(EOFError("x" * 500))) == 120
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("192.0.2.1", "192.0.2.1"), ("r1.example.net.", "r1.example.net."), ("2001:db8::1", "2001:db8::1"),
+     ("[2001:db8::1]", "2001:db8::1"), (" r1 ", "r1"), (10, "10")],
+)
+def test_host_from_host_variables(value, expected):
+    assert connection_settings("r1", "cisco_ios", lookup_from({"ansible_host": value}), TIMEOUTS).host == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("x" * 300, "longer than 253 characters"),
+        ("a." + "x" * 64, "longer than 63 characters"),
+        ("r1..example", "empty or longer than 63"),
+        ("r1\nreload", "whitespace or a control character"),
+        ("r1 r2", "whitespace or a control character"),
+        ("r1\u2028x", "whitespace or a control character"),
+        ("r1:22", "no IPv6 address"),
+        (["r1"], "must be a host name or an IP address, got a list"),
+    ],
+)
+def test_unusable_host_is_a_host_variable_error(value, reason):
+    with pytest.raises(HostVariableError) as caught:
+        connection_settings("r1", "cisco_ios", lookup_from({"ansible_host": value}), TIMEOUTS)
+    assert reason in str(caught.value) and str(caught.value).startswith("ansible_host ")
+    assert "xxxx" not in str(caught.value) and "reload" not in str(caught.value)
