@@ -17,7 +17,7 @@ import pytest
 from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException, ReadException
 
-from lab.client import LabClient
+from lab.client import LabClient, LabError
 from lab.platforms import get_platform, strip_volatile
 
 pytestmark = pytest.mark.lab
@@ -280,12 +280,62 @@ def test_connection_log_records_connects_and_commands(lab: LabClient) -> None:
     lab.wait_for_event("eos-s1", "disconnect")
     events = lab.connection_log(device="eos-s1")
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "connect" and kinds[1] == "auth_ok" and kinds[-1] == "disconnect"
+    assert kinds[:3] == ["connect", "auth_begin", "auth_ok"] and kinds[-1] == "disconnect"
+    assert events[1]["username"] == lab.entry("eos-s1")["username"]
     commands = [e["command"] for e in events if e["event"] == "command"]
     assert "show version" in commands and "terminal length 0" in commands
     assert all(e["host"] == lab.entry("eos-s1")["host"] and e["peer"].startswith("127.") for e in events)
     assert lab.entry("eos-s1")["secret"] not in lab.log_path.read_text(encoding="utf-8")
     assert not lab.connection_log(device="ios-r1")
+
+
+def _server_key(lab: LabClient, name: str) -> paramiko.PKey:
+    """The host key a device presents (key exchange only: no authentication is attempted)."""
+    dev = lab.entry(name)
+    with paramiko.Transport((dev["host"], dev["port"])) as transport:
+        transport.start_client(timeout=10)
+        return transport.get_remote_server_key()
+
+
+def test_set_host_key_changes_one_device_key_until_restore(lab: LabClient, lab_restore: Any) -> None:
+    """set_host_key: a device presents a seed-derived key of the chosen type; snapshot/restore/reset undo it."""
+    shared = lab.host_key("ios-r2")
+    assert shared == lab.host_key("eos-s1"), "all devices share the lab's key by default"
+    assert _server_key(lab, "ios-r2").fingerprint == shared["fingerprint"]
+    lab_restore("ios-r2")
+    lab.clear_log()
+    own = lab.set_host_key("ios-r2", "seed-1")
+    assert own["type"] == "ssh-ed25519" and own["fingerprint"] != shared["fingerprint"]
+    assert _server_key(lab, "ios-r2").fingerprint == own["fingerprint"]
+    assert lab.set_host_key("ios-r2", "seed-1") == own, "same seed, same key"
+    assert _server_key(lab, "eos-s1").fingerprint == shared["fingerprint"], "other devices keep the lab's key"
+    ecdsa = lab.set_host_key("ios-r2", "seed-1", "ecdsa-sha2-nistp256")
+    key = _server_key(lab, "ios-r2")
+    assert (key.get_name(), key.fingerprint) == ("ecdsa-sha2-nistp256", ecdsa["fingerprint"])
+    assert lab.known_hosts_line("ios-r2").endswith(ecdsa["public_key"])
+    assert not {e["event"] for e in lab.connection_log(device="ios-r2")} & {"auth_begin", "auth_ok", "auth_failed"}
+    snap = lab.snapshot("ios-r2")
+    lab.set_host_key("ios-r2", None)
+    assert lab.host_key("ios-r2") == shared
+    lab.restore("ios-r2", snap)
+    assert lab.host_key("ios-r2") == ecdsa
+    lab.reset_device("ios-r2")
+    assert lab.host_key("ios-r2") == shared
+    with pytest.raises(LabError, match="unknown host key type"):
+        lab.set_host_key("ios-r2", "x", "ssh-dss")
+
+
+def test_auth_begin_is_logged_before_the_password_is_checked(lab: LabClient) -> None:
+    """A rejected login still logs auth_begin (with the user name, never the password) before auth_failed."""
+    lab.clear_log()
+    with pytest.raises(NetmikoAuthenticationException):
+        connect(lab, "ios-authfail")
+    lab.wait_for_event("ios-authfail", "auth_failed")
+    events = lab.connection_log(device="ios-authfail")
+    kinds = [e["event"] for e in events]
+    assert kinds.index("auth_begin") < kinds.index("auth_failed"), kinds
+    begin = events[kinds.index("auth_begin")]
+    assert begin["username"] == lab.entry("ios-authfail")["username"] and "password" not in begin
 
 
 def test_state_file_contract(lab: LabClient) -> None:

@@ -148,6 +148,20 @@ def cmd_set_drops(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_host_key(args: argparse.Namespace) -> int:
+    """Give a device its own host key (from a seed), or back the lab's shared key ('none')."""
+    seed = None if args.seed in ("", "none") else args.seed
+    key = _client(args).set_host_key(args.name, seed, args.type)
+    print(f"{args.name}: host key {key['type']} {key['fingerprint']}")
+    return 0
+
+
+def cmd_host_key(args: argparse.Namespace) -> int:
+    """Print a device's current host key as a known_hosts line."""
+    print(_client(args).known_hosts_line(args.name))
+    return 0
+
+
 def cmd_write_memory(args: argparse.Namespace) -> int:
     """Copy a device's running config to startup."""
     ok = _client(args).write_memory(args.name)
@@ -204,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("write-memory", cmd_write_memory, "copy running to startup"),
         ("running-config", cmd_running_config, "print the canonical running config"),
         ("reset", cmd_reset, "return a device to its spec state"),
+        ("host-key", cmd_host_key, "print the device's host key as a known_hosts line"),
     ):
         p = sub.add_parser(name, parents=[common], help=helptext)
         p.add_argument("name")
@@ -222,9 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", type=int, default=0, help="input queue drops / discards")
     p.add_argument("--output", type=int, default=0, help="output queue drops / discards")
     p.set_defaults(func=cmd_set_drops)
+    p = sub.add_parser("set-host-key", parents=[common], help="give a device its own SSH host key")
+    p.add_argument("name")
+    p.add_argument("seed", help="any text: the same seed gives the same key; none = the lab's shared key")
+    p.add_argument("--type", default="ssh-ed25519", choices=["ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"])
+    p.set_defaults(func=cmd_set_host_key)
     p = sub.add_parser("log", parents=[common], help="print the connection log")
     p.add_argument("--device")
-    p.add_argument("--event", choices=["connect", "auth_ok", "auth_failed", "command", "disconnect"])
+    p.add_argument("--event", choices=["connect", "auth_begin", "auth_ok", "auth_failed", "command", "disconnect"])
     p.add_argument("--clear", action="store_true")
     p.set_defaults(func=cmd_log)
     return parser

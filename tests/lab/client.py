@@ -147,6 +147,20 @@ class LabClient:
         """Set per-interface drops, e.g. {"GigabitEthernet2": {"input": 5, "output": 900}}; return them all."""
         return dict(self.request("set_queue_drops", name=name, drops=drops, merge=merge))
 
+    def set_host_key(self, name: str, seed: Optional[str] = None, key_type: str = "ssh-ed25519") -> dict[str, str]:
+        """Make the device present its own host key from the next connection (derived from seed; None: the lab's
+        shared key again). key_type: ssh-ed25519, ecdsa-sha2-nistp256 or ssh-rsa. Returns host_key(name)."""
+        return dict(self.request("set_host_key", name=name, seed=seed, key_type=key_type))
+
+    def host_key(self, name: str) -> dict[str, str]:
+        """The host key the device presents now: {"public_key": "ssh-ed25519 AAAA...", "fingerprint", "type"}."""
+        return dict(self.request("host_key", name=name))
+
+    def known_hosts_line(self, name: str) -> str:
+        """A known_hosts line for the device's current host key at its address ("[host]:port type key")."""
+        entry = self.entry(name)
+        return f"[{entry['host']}]:{entry['port']} {self.host_key(name)['public_key']}"
+
     def snapshot(self, name: str) -> dict[str, Any]:
         """Capture a device's mutable state (faults, running, startup)."""
         return dict(self.request("snapshot", name=name))

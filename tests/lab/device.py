@@ -16,6 +16,10 @@ from lab.interfaces import check_drops
 from lab.platforms import Platform, get_platform
 from lab.spec import FAULTS, DeviceSpec
 
+# Host key types a device can be given at runtime (ed25519 and ECDSA keys are derived from the seed; RSA
+# keys are generated once per seed and lab process).
+HOST_KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa")
+
 
 def utcnow() -> datetime:
     """Return the current UTC time (naive, as devices print it without zone math)."""
@@ -43,6 +47,9 @@ class DeviceState:
         self.changes = 0
         self.sessions = 0
         self.queue_drops: dict[str, dict[str, int]] = {}
+        # {"seed": ..., "type": ...}: the device presents its own host key (derived from the seed) instead of
+        # the lab's shared one; None: the shared key. See set_host_key().
+        self.host_key: Optional[dict[str, str]] = None
         self._last_stamp = utcnow() - timedelta(seconds=1)
         self.reset()
 
@@ -58,6 +65,7 @@ class DeviceState:
     def reset(self) -> None:
         """Restore the state the spec describes: generated config saved to startup, spec faults."""
         self.faults = list(self.spec.faults)
+        self.host_key = None
         self.queue_drops = check_drops(self.spec.platform, self.spec.options.get("queue_drops") or {})
         self.running = generate_config(self.spec)
         self.startup = list(self.running) if self.platform.has_startup else None
@@ -109,6 +117,15 @@ class DeviceState:
         self.queue_drops = {**self.queue_drops, **checked} if merge else checked
         return self.queue_drops
 
+    def set_host_key(self, seed: Optional[str], key_type: str = "ssh-ed25519") -> None:
+        """Present a host key derived from seed (same seed, same key) from the next connection; None: the lab's key."""
+        if seed is None:
+            self.host_key = None
+            return
+        if key_type not in HOST_KEY_TYPES:
+            raise ValueError(f"unknown host key type {key_type!r} (known: {', '.join(HOST_KEY_TYPES)})")
+        self.host_key = {"seed": str(seed), "type": key_type}
+
     def has_fault(self, fault: str) -> bool:
         """Tell whether fault is active."""
         return fault in self.faults
@@ -121,6 +138,7 @@ class DeviceState:
             "startup": None if self.startup is None else "\n".join(self.startup),
             "changes": self.changes,
             "queue_drops": {name: dict(c) for name, c in self.queue_drops.items()},
+            "host_key": dict(self.host_key) if self.host_key else None,
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -131,6 +149,9 @@ class DeviceState:
         self.changes = int(snap.get("changes", self.changes))
         if "queue_drops" in snap:
             self.set_queue_drops(snap["queue_drops"], merge=False)
+        if "host_key" in snap:
+            key = snap["host_key"] or {}
+            self.set_host_key(key.get("seed"), key.get("type", "ssh-ed25519"))
 
     def info(self) -> dict[str, Any]:
         """Return the live description of the device for the control API."""
@@ -141,6 +162,7 @@ class DeviceState:
             changes=self.changes,
             queue_drops={name: dict(c) for name, c in self.queue_drops.items()},
             sessions=self.sessions,
+            host_key=dict(self.host_key) if self.host_key else None,
             running_lines=len(self.running),
             startup_equals_running=self.startup == self.running if self.startup is not None else None,
             changed_at=self.changed_at.isoformat(),

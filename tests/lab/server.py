@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional
 
 import asyncssh
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from lab.device import DeviceState
 from lab.session import CliSession
@@ -42,6 +45,23 @@ SERVER_VERSIONS = {
     "cisco_xr": "Cisco-2.0",
     "juniper_junos": "OpenSSH_7.5",
 }
+
+
+def derive_host_key(seed: str, key_type: str) -> asyncssh.SSHKey:
+    """A device's own host key: ed25519 / ECDSA P-256 derived from the seed (same seed, same key), RSA generated."""
+    digest = hashlib.sha256(f"netops-lab-host-key:{seed}".encode()).digest()
+    if key_type == "ssh-ed25519":
+        private: Any = ed25519.Ed25519PrivateKey.from_private_bytes(digest)
+    elif key_type == "ecdsa-sha2-nistp256":
+        private = ec.derive_private_key(int.from_bytes(digest, "big") % (2**255) + 1, ec.SECP256R1())
+    elif key_type == "ssh-rsa":
+        return asyncssh.generate_private_key("ssh-rsa", key_size=2048)
+    else:
+        raise ValueError(f"unknown host key type {key_type!r}")
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return asyncssh.import_private_key(pem)
 
 
 def load_host_key(state_dir: Path) -> asyncssh.SSHKey:
@@ -189,8 +209,9 @@ class LabSSHServer(asyncssh.SSHServer):
         self._lab.events.record(self._dev, self._peer, "disconnect")
 
     def begin_auth(self, username: str) -> bool:
-        """Always require authentication."""
+        """Always require authentication; log that the client began it (its first userauth request)."""
         self._username = username
+        self._lab.events.record(self._dev, self._peer, "auth_begin", username=username)
         return True
 
     def password_auth_supported(self) -> bool:
@@ -224,6 +245,10 @@ class Lab:
         self._listeners: list[tuple[DeviceState, socket.socket]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._options: dict[str, asyncssh.SSHServerConnectionOptions] = {}
+        self._host_key: Optional[asyncssh.SSHKey] = None
+        # Devices given their own host key (set_host_key): (seed, type) -> key, (platform, seed, type) -> options.
+        self._device_keys: dict[tuple[str, str], asyncssh.SSHKey] = {}
+        self._device_options: dict[tuple[str, str, str], asyncssh.SSHServerConnectionOptions] = {}
         self._control: Optional[asyncio.AbstractServer] = None
         self._stop = asyncio.Event()
 
@@ -239,19 +264,9 @@ class Lab:
     async def start(self) -> None:
         """Bind every listener, start the control socket and write lab.json."""
         _raise_fd_limit()
-        key = load_host_key(self.state_dir)
-        for platform, version in SERVER_VERSIONS.items():
-            self._options[platform] = asyncssh.SSHServerConnectionOptions(
-                server_host_keys=[key],
-                server_version=version,
-                kbdint_auth=False,
-                public_key_auth=False,
-                line_editor=False,
-                allow_scp=False,
-                agent_forwarding=False,
-                x11_forwarding=False,
-                login_timeout=60,
-            )
+        self._host_key = load_host_key(self.state_dir)
+        for platform in SERVER_VERSIONS:
+            self._options[platform] = _server_options(platform, self._host_key)
         self.port, socks = _bind_all([d.spec.host for d in self.devices.values()], self.requested_port)
         self._listeners = list(zip(self.devices.values(), socks, strict=True))
         for dev, sock in self._listeners:
@@ -336,9 +351,28 @@ class Lab:
             return
         factory = functools.partial(LabSSHServer, self, dev, peer)
         try:
-            await asyncssh.run_server(sock, options=self._options[dev.platform.name], server_factory=factory)
+            await asyncssh.run_server(sock, options=self._server_options(dev), server_factory=factory)
         except (asyncssh.Error, OSError, TimeoutError) as exc:
             log.debug("%s: SSH from %s ended before login: %r", dev.name, peer, exc)
+
+    def _device_key(self, dev: DeviceState) -> asyncssh.SSHKey:
+        """The host key the device presents now: its own (set_host_key) or the lab's shared one."""
+        if dev.host_key is None:
+            assert self._host_key is not None
+            return self._host_key
+        wanted = (dev.host_key["seed"], dev.host_key["type"])
+        if wanted not in self._device_keys:
+            self._device_keys[wanted] = derive_host_key(*wanted)
+        return self._device_keys[wanted]
+
+    def _server_options(self, dev: DeviceState) -> asyncssh.SSHServerConnectionOptions:
+        """SSH server options for a new connection to dev (its platform's, with its own host key if it has one)."""
+        if dev.host_key is None:
+            return self._options[dev.platform.name]
+        wanted = (dev.platform.name, dev.host_key["seed"], dev.host_key["type"])
+        if wanted not in self._device_options:
+            self._device_options[wanted] = _server_options(dev.platform.name, self._device_key(dev))
+        return self._device_options[wanted]
 
     async def _hold_silently(self, dev: DeviceState, sock: socket.socket, peer: str) -> None:
         """Keep the TCP connection open without ever sending an SSH banner."""
@@ -434,6 +468,23 @@ class Lab:
         log.info("%s: queue drops now %s", name, now or "none")
         return now
 
+    def op_set_host_key(self, name: str, seed: Optional[str] = None, key_type: str = "ssh-ed25519") -> dict[str, str]:
+        """Give a device its own host key from the next connection (None: the lab's shared key); return it."""
+        dev = self._device(name)
+        dev.set_host_key(seed, key_type)
+        log.info("%s: host key now %s", name, dev.host_key or "the lab's shared key")
+        return self.op_host_key(name)
+
+    def op_host_key(self, name: str) -> dict[str, str]:
+        """The public host key a device presents now: {public_key (OpenSSH line), fingerprint (SHA256:...), type}."""
+        key = self._device_key(self._device(name))
+        public = key.export_public_key("openssh").decode("ascii").split()
+        return {
+            "public_key": f"{public[0]} {public[1]}",
+            "fingerprint": key.get_fingerprint("sha256"),
+            "type": public[0],
+        }
+
     def op_snapshot(self, name: str) -> dict[str, Any]:
         """Return what restore() needs to undo later changes."""
         return self._device(name).snapshot()
@@ -455,6 +506,21 @@ class Lab:
     def op_clear_log(self) -> None:
         """Empty the connection log."""
         self.events.clear()
+
+
+def _server_options(platform: str, key: asyncssh.SSHKey) -> asyncssh.SSHServerConnectionOptions:
+    """asyncssh server options of a platform (its identification string) with one host key."""
+    return asyncssh.SSHServerConnectionOptions(
+        server_host_keys=[key],
+        server_version=SERVER_VERSIONS[platform],
+        kbdint_auth=False,
+        public_key_auth=False,
+        line_editor=False,
+        allow_scp=False,
+        agent_forwarding=False,
+        x11_forwarding=False,
+        login_timeout=60,
+    )
 
 
 def _bind_all(hosts: list[str], port: int) -> tuple[int, list[socket.socket]]:
