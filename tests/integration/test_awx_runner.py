@@ -60,7 +60,8 @@ class AwxBed:
             inventory={
                 "plugin": "netops.nautobot_backup.nautobot",
                 "device_names": list(names),
-                "compose": {"ansible_port": self.lab.port},
+                # as awx/inventory/nautobot.yml: host keys checked despite ansible-runner's env (checking off)
+                "compose": {"ansible_port": self.lab.port, "ansible_host_key_checking": True},
             },
             extravars=extravars,
             envvars={

@@ -77,7 +77,8 @@ def slice_job(tmp: Path, ident: str, number: int, hosts: List[str], lab: LabClie
         base=tmp / "jobs",
         ident=ident,
         playbook="playbooks/backup.yml",
-        inventory={"plugin": "netops.nautobot_backup.nautobot", "compose": {"ansible_port": lab.port}},
+        inventory={"plugin": "netops.nautobot_backup.nautobot",
+                   "compose": {"ansible_port": lab.port, "ansible_host_key_checking": True}},
         extravars=extravars,
         envvars={
             "NAUTOBOT_URL": nautobot.url,

@@ -134,8 +134,9 @@ def test_first_run_writes_then_rerun_is_unchanged_and_byte_identical(runner):
         else:
             assert result["startup_config_success"] is True
             assert result["unsaved_changes"] is False
+        assert result["host_key_file"] == f".known_hosts/{name}", "host key checking is on by default: pinned"
     before = {p: p.read_bytes() for p in runner.repo.rglob("*") if p.is_file()}
-    assert len(before) == len(GOOD) * 2 - len(NO_STARTUP)
+    assert len(before) == len(GOOD) * 2 - len(NO_STARTUP) + len(GOOD)  # configs and one pin per device
 
     second = runner.run(GOOD)  # the devices' volatile lines (timestamps, byte counts) changed meanwhile
     assert all(second[name]["changed"] is False for name in GOOD), second
@@ -195,7 +196,8 @@ def test_invalid_input_on_running_command_keeps_previous_file(runner):
     typo = {"ios-r2": {"nautobot_backup_commands": {"running": "show runing-config"}}}
     results = runner.run(["ios-r2", "ios-r1"], host_vars=typo)
     assert results["ios-r2"]["error_class"] == "invalid_output"
-    assert "Invalid input" in results["ios-r2"]["error"]
+    # The rule and the line, never the device's text (issue #12: no config text in messages).
+    assert "matches the error marker 'invalid input'" in results["ios-r2"]["error"]
     assert runner.file("backups/ios-r2.running-config") == previous
     assert results["ios-r1"]["running_config_success"] is True
 
@@ -205,7 +207,7 @@ def test_rejected_startup_keeps_running_backup(runner):
     result = results["ios-badstartup"]
     assert result["running_config_success"] is True and not result.get("failed")
     assert result["startup_config_success"] is False
-    assert "Invalid input" in result["startup_config_reason"]
+    assert "matches the error marker 'invalid input'" in result["startup_config_reason"]
     assert result["unsaved_changes"] is None
     assert not (runner.repo / "backups/ios-badstartup.startup-config").exists()
 

@@ -63,7 +63,6 @@ def ansible_env(extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_RETRY_FILES_ENABLED="0",
-        ANSIBLE_HOST_KEY_CHECKING="0",
         ANSIBLE_DEPRECATION_WARNINGS="0",
         ANSIBLE_LOCALHOST_WARNING="0",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
