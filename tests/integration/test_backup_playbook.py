@@ -123,7 +123,7 @@ def test_first_run_second_run_and_one_change(bed, lab, lab_restore):
     files = set(bed.files_in())
     expected = {f"backups/{n}.running-config" for n in GOOD} | {
         f"backups/{n}.startup-config" for n in GOOD if n not in ("junos-r1", "xr-r1")
-    }
+    } | {f".known_hosts/{n}" for n in GOOD}  # host key checking is on: first contact pins each device's key
     assert files == expected
     stamps = bed.last_backup()
     assert {name for name, value in stamps.items() if value} == set(GOOD), "exactly the successful devices"
