@@ -976,7 +976,10 @@ class BackupRepository:
         if head is None:
             return onto, {}
         commits = self.git("rev-list", "--reverse", "--first-parent", f"{onto}..{head}").stdout.split()
-        theirs = set(self._changed_paths(self._merge_base(onto, head), onto))
+        base = self._merge_base(onto, head)
+        if base == onto:  # already on top of onto (the remote did not move): nothing to re-create
+            return head, {commit: commit for commit in commits}
+        theirs = set(self._changed_paths(base, onto))
         tip, tip_tree = onto, self._tree(onto)
         mapping: Dict[str, Optional[str]] = {}
         with tempfile.TemporaryDirectory(prefix="nb-backup-git-") as scratch_dir:
