@@ -74,9 +74,9 @@ class _TemplateText(str):
 
 def _checked_value(value: Any) -> Any:
     """The sandbox's finalize: refuse an expression value that would add a command line or a control key."""
-    text = value if isinstance(value, str) else str(value)
     if isinstance(value, _TemplateText):
         return value
+    text = value if isinstance(value, str) else str(value)  # str() of an undefined name raises, as Jinja would
     char = unsafe_character(text)
     if char is not None:
         raise _UnsafeValue(text, char)
