@@ -26,6 +26,17 @@ up() {
   "$py" -m testbed.nautobot_bed up --instance demo
   "$py" -m testbed.nautobot_bed seed --instance demo --devices-from "$lab_state/lab.json"
   echo "==> Git remote"
+  # The remote holds the devices' pinned SSH host keys (.known_hosts/). The lab keeps its host key in its
+  # state directory; if that key is not the one the remote's pins were made with (the lab state was
+  # deleted), start the remote and the checkout over instead of failing every device with host_key_mismatch.
+  local lab_key
+  lab_key=$("$py" -c "import sys; from lab.client import LabClient; c = LabClient(sys.argv[1]); \
+print(c.host_key(c.devices[0]['name'])['fingerprint'])" "$lab_state")
+  if [ -d "$remote" ] && [ "$(cat "$demo/remote.hostkey" 2>/dev/null)" != "$lab_key" ]; then
+    echo "    the lab's host key changed: starting the Git remote and the checkout over (their pins are stale)"
+    rm -rf "$remote" "$checkout"
+  fi
+  echo "$lab_key" > "$demo/remote.hostkey"
   if [ ! -d "$remote" ]; then
     "$py" -c "import sys; from pathlib import Path; from testbed.git_remotes import seeded; seeded(Path(sys.argv[1]))" "$remote"
   fi
