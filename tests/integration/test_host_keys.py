@@ -154,10 +154,6 @@ def assert_contacted_without_credentials(lab, device: str) -> None:
     assert not CREDENTIAL_EVENTS & set(events), f"{device} received credentials or commands: {events}"
 
 
-def pinned_fingerprint(lab, name: str) -> str:
-    return lab.host_key(name)["fingerprint"]
-
-
 def change_key(lab, lab_restore, name: str, seed: str = "intruder", key_type: str = "ssh-ed25519") -> Dict[str, str]:
     """Make the device present another host key (restored after the test); return the new key."""
     lab_restore(name)
