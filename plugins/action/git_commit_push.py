@@ -32,13 +32,13 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo im
     BackupRepository,
     GitAuth,
     GitRunner,
-    Scrubber,
     redact_url,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import GitCommitStatus, GitStatus
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import backed_up_files
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import DEFAULT_LOCK_TIMEOUT, RunLock
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.scrub import Scrubber
 
 # Documented in plugins/modules/git_commit_push.py (a unit test keeps the two in step). 'message' is a
 # reserved name for AnsibleModule, so the spec lives here, where the action plugin validates it.

@@ -51,7 +51,9 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps impor
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import DEFAULT_DIR_MODE, make_dirs
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import GitCommitStatus, GitStatus
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import PathTemplateError, confine
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import RunLock
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.scrub import Scrubber
 
 if has_library("gitpython"):
     from git.cmd import Git
@@ -135,7 +137,6 @@ _NETWORK_FAILURE = re.compile(
     r"connection reset|empty reply",
     re.IGNORECASE,
 )
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)[^/@\s]*:[^/@\s]*@", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SHA = re.compile(r"^[0-9a-f]{40,64}$")
 
@@ -242,19 +243,6 @@ def _strip_userinfo(url: str) -> str:
     if parts.scheme.lower() not in ("http", "https") and parts.username:
         host = f"{parts.username}@{host}"
     return parts._replace(netloc=host).geturl()
-
-
-class Scrubber:
-    """Removes known secrets and URL credentials from text that may reach a result or a log."""
-
-    def __init__(self, secrets: Sequence[Optional[str]] = ()) -> None:
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        """Return text with every secret replaced by ``********`` and URL credentials by ``***@``."""
-        for secret in self._secrets:
-            text = text.replace(secret, "********")
-        return _URL_USERINFO.sub(r"\g<scheme>***@", text)
 
 
 @dataclass(frozen=True)
@@ -465,8 +453,9 @@ def render_message(template: str, values: Mapping[str, Any]) -> str:
 def relative_paths(repo_dir: Path, paths: Sequence[str], option: str = "files") -> List[str]:
     """Return paths as POSIX paths relative to repo_dir, without duplicates, in order.
 
-    Relative paths are taken from repo_dir; absolute ones must lie inside it. ``..``, ``.git`` and
-    empty paths are refused with a GitInputError naming the option.
+    Relative paths are taken from repo_dir; absolute ones must lie inside it. Each one must pass
+    ``paths.confine`` (the one confinement rule: no ``..`` or ``.git``, nothing that resolves outside
+    the checkout through a symlink); empty paths are refused too, with a GitInputError naming the option.
     """
     root = os.path.normpath(os.path.abspath(repo_dir))
     real_root = os.path.realpath(root)
@@ -483,10 +472,14 @@ def relative_paths(repo_dir: Path, paths: Sequence[str], option: str = "files") 
                     break
             else:
                 raise GitInputError(f"{option}: {raw!r} is outside the checkout {root}")
-        parts = PurePosixPath(text.replace(os.sep, "/")).parts
-        if not parts or parts == (".",) or ".." in parts or ".git" in parts:
-            raise GitInputError(f"{option}: {raw!r} is not a file path inside the checkout (no '..' nor '.git')")
-        seen.setdefault("/".join(part for part in parts if part != "."), None)
+        relative = "/".join(part for part in PurePosixPath(text.replace(os.sep, "/")).parts if part != ".")
+        try:
+            # The backup's own confinement rule: no '..' or '.git' (any case), and inside the checkout
+            # once symlinks already in it are followed.
+            confine(repo_dir, relative)
+        except PathTemplateError as exc:
+            raise GitInputError(f"{option}: {raw!r} is not a file path inside the checkout: {exc}") from None
+        seen.setdefault(relative, None)
     return list(seen)
 
 

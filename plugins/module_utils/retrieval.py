@@ -30,6 +30,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.host_keys i
     refuse_insecure_transport,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.platforms import device_type_for_host, value_type
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.scrub import Scrubber
 
 if has_library("netmiko"):
     from netmiko import ConnectHandler
@@ -46,7 +47,6 @@ else:  # pragma: no cover - require("netmiko") raises before any of these is use
     ReadTimeout = type("ReadTimeout", (ReadException,), {})
     SSHException = type("SSHException", (Exception,), {})
 
-MASK = "********"
 
 
 class DeviceError(NautobotBackupError):
@@ -101,11 +101,8 @@ class ConnectionSettings:
         return params
 
     def scrub(self, text: str) -> str:
-        """Replace any secret of these settings found in text."""
-        for secret in (self.password, self.secret, self.passphrase):
-            if secret and len(secret) >= 3:
-                text = text.replace(secret, MASK)
-        return text
+        """Replace any secret of these settings found in text (the collection's one Scrubber rule)."""
+        return Scrubber((self.password, self.secret, self.passphrase))(text)
 
 
 @dataclass
@@ -339,10 +336,7 @@ def host_variable_error(exc: BaseException, secrets: Iterable[Any] = ()) -> Naut
     """
     if isinstance(exc, NautobotBackupError):
         return exc
-    text = _error_summary(exc)[:200]
-    for secret in secrets:
-        if isinstance(secret, str) and len(secret) >= 3:
-            text = text.replace(secret, MASK)
+    text = Scrubber(secrets)(_error_summary(exc)[:200])
     return HostVariableError(f"cannot use this host's variables: {type(exc).__name__}: {text}")
 
 

@@ -198,6 +198,20 @@ def test_relative_paths(tmp_path: Path) -> None:
             relative_paths(root, [bad])
 
 
+@pytest.mark.parametrize("bad", ["out/x.cfg", ".GIT/config", "a/.Git/x", "a\\b"])
+def test_relative_paths_and_the_backup_writer_share_one_confinement_rule(tmp_path: Path, bad: str) -> None:
+    """A path the backup writer (paths.confine) refuses is refused by the publish step too, and the reverse."""
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import PathTemplateError, confine
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "out").symlink_to(tmp_path, target_is_directory=True)  # a symlink in the checkout leading outside
+    with pytest.raises(PathTemplateError):
+        confine(root, bad)
+    with pytest.raises(GitInputError, match="not a file path inside the checkout"):
+        relative_paths(root, [bad])
+
+
 def test_askpass_environment_holds_no_secret_in_files_and_answers_git(tmp_path: Path) -> None:
     auth = GitAuth(username="backup-bot", token="tok-123456")
     assert "tok-123456" not in repr(auth)
