@@ -9,6 +9,7 @@ from typing import Any, Dict, Optional
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import FileModeError, file_modes
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.jobs import run_context
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import (
     build_run_result,
@@ -28,6 +29,7 @@ ARGUMENT_SPEC: Dict[str, Any] = {
     "repository": {"type": "str"},
     "commit_date": {"type": "str"},
     "report_path": {"type": "path"},
+    "file_mode": {"type": "raw", "default": "0600"},
     "fail_on_error": {"type": "bool", "default": True},
     "stats_key": {"type": "str"},
 }
@@ -46,7 +48,8 @@ class ActionModule(ActionBase):
         _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         try:
             require("pydantic")
-        except MissingLibraryError as exc:
+            report_mode = file_modes(args["file_mode"])[0]
+        except (MissingLibraryError, FileModeError) as exc:
             result.update(failed=True, msg=str(exc))
             return result
         hosts = args["hosts"] if args["hosts"] is not None else task_vars.get("ansible_play_hosts_all", [])
@@ -67,7 +70,7 @@ class ActionModule(ActionBase):
             **run_context(task_vars),
         )
         if args["report_path"]:
-            write_report(args["report_path"], run)
+            write_report(args["report_path"], run, report_mode)
         lines = summary_lines(run)
         result.update(
             changed=False,

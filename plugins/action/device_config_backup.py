@@ -36,6 +36,7 @@ ARGUMENT_SPEC: Dict[str, Any] = {
     "sanitize": {"type": "bool", "default": False},
     "sanitize_patterns": {"type": "list", "elements": "str", "default": []},
     "show_diff": {"type": "bool", "default": False},
+    "file_mode": {"type": "raw", "default": "0600"},
     "commands": {"type": "dict"},
     "platform_map": {"type": "dict", "default": {}},
     "facts": {"type": "dict"},

@@ -28,6 +28,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup impo
     request_from_vars,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import file_modes
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import auto_processes
@@ -68,6 +69,7 @@ class ActionModule(ActionBase):
                 require(library)
             # One {date}/{timestamp} for the whole run, whatever the number of devices.
             args["timestamp"] = as_stamp(args.get("timestamp"))
+            file_modes(args.get("file_mode"))  # a mode for other users fails the task before any device
         except (MissingLibraryError, NautobotBackupError, ValueError, TypeError) as exc:
             raise AnsibleActionFail(str(exc)) from exc
         batch: List[str] = list(task_vars.get("ansible_play_batch") or [task_vars.get("inventory_hostname")])

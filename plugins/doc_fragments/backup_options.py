@@ -46,6 +46,14 @@ options:
     type: list
     elements: str
     default: []
+  file_mode:
+    description:
+      - Mode of the backup files, as a quoted octal string; directories created for them get the matching mode
+        (V(0600) gives V(0700), V(0640) gives V(0750)). The files hold secrets unless O(sanitize) is true, so they
+        are private to the user running the playbook by default, whatever the umask. V(0640) lets the user's group
+        read them. Modes that give other users access, execute or special bits are refused.
+    type: raw
+    default: "0600"
   show_diff:
     description:
       - In diff mode (C(--diff), AWX "show changes"), show each changed configuration against the previous file.

@@ -20,7 +20,12 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.cleaning im
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_lines import check_command_line
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import PlatformCommands, platform_commands
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import read_text, write_if_changed
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import (
+    DEFAULT_FILE_MODE,
+    file_modes,
+    read_text,
+    write_if_changed,
+)
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.host_keys import HostKeyCheck
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp, confine, device_paths
@@ -70,6 +75,8 @@ class BackupRequest:
     command_overrides: Optional[Mapping[str, Any]] = None
     # In diff mode, show the configurations' content: only when asked, or when sanitize removed their secrets.
     show_diff: bool = False
+    # Mode of the backup files (files.file_modes: 0600 by default, 0640 for group read); directories follow.
+    file_mode: int = DEFAULT_FILE_MODE
 
 
 @dataclass
@@ -119,6 +126,7 @@ def request_from_vars(
         sanitize_patterns=args["sanitize_patterns"],
         command_overrides=commands,
         show_diff=bool(args.get("show_diff")),
+        file_mode=file_modes(args.get("file_mode"))[0],
     )
 
 
@@ -355,7 +363,7 @@ def _write(
     content_diff = want_diff and (request.show_diff or request.sanitize)
     before = read_text(path) if content_diff else None
     try:
-        changed = write_if_changed(path, content, check_mode=check_mode)
+        changed = write_if_changed(path, content, check_mode=check_mode, mode=request.file_mode, root=request.repo_dir)
     except OSError as exc:
         raise WriteError(f"cannot write {relative}: {exc.strerror or exc}") from exc
     if changed and content_diff:

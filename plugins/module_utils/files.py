@@ -82,8 +82,15 @@ def read_text(path: PathLike) -> Optional[str]:
         return None
 
 
-def make_dirs(path: PathLike, dir_mode: int = DEFAULT_DIR_MODE) -> None:
-    """Create path and its missing parents with dir_mode (set explicitly: the umask does not apply)."""
+def make_dirs(path: PathLike, dir_mode: int = DEFAULT_DIR_MODE, root: Optional[PathLike] = None) -> None:
+    """Create path and its missing parents with dir_mode (set explicitly: the umask does not apply).
+
+    With root (the checkout), the directories below root that already exist on the way to path get
+    dir_mode too, so a changed file_mode reaches directories made by an earlier run; nothing outside
+    root is ever changed.
+    """
+    if root is not None:
+        _fix_dir_modes(Path(path), Path(root), dir_mode)
     target = Path(path)
     missing = []
     while not target.exists():
@@ -105,26 +112,30 @@ def write_if_changed(
     check_mode: bool = False,
     mode: int = DEFAULT_FILE_MODE,
     dir_mode: Optional[int] = None,
+    root: Optional[PathLike] = None,
 ) -> bool:
     """Atomically replace path with content unless it already holds exactly that; return changed.
 
     The file gets ``mode`` and new directories ``dir_mode`` (default: the directory mode that goes
-    with ``mode``). A file that already holds the content but has another mode only gets its mode
-    fixed (not reported as changed). In check mode nothing is written and the return value says
-    whether it would change.
+    with ``mode``; with ``root``, existing directories below root get it too). A file that already
+    holds the content but has another mode only gets its mode fixed (not reported as changed). In
+    check mode nothing is written and the return value says whether it would change.
     """
     target = Path(path)
     data = content.encode("utf-8")
+    directories = dir_mode if dir_mode is not None else file_modes(mode)[1]
     try:
         if target.read_bytes() == data:
             if not check_mode:
                 _fix_mode(target, mode)
+                if root is not None:
+                    _fix_dir_modes(target.parent, Path(root), directories)
             return False
     except FileNotFoundError:
         pass
     if check_mode:
         return True
-    make_dirs(target.parent, dir_mode if dir_mode is not None else file_modes(mode)[1])
+    make_dirs(target.parent, directories, root)
     handle, temp_name = _create_temp(target)
     try:
         with os.fdopen(handle, "wb") as temp:
@@ -204,6 +215,25 @@ def _forget_temp_files_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_temp_files_in_child)
+
+
+def _fix_dir_modes(path: Path, root: Path, dir_mode: int) -> None:
+    """Give the existing directories strictly below root on the way to path (path included) dir_mode."""
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        return
+    current = root
+    for part in relative.parts:
+        current = current / part
+        try:
+            info = os.lstat(current)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(info.st_mode):
+            return
+        if stat.S_IMODE(info.st_mode) != dir_mode:
+            os.chmod(current, dir_mode)
 
 
 def _fix_mode(path: Path, mode: int) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import write_if_changed
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import DEFAULT_FILE_MODE, write_if_changed
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import (
     BackupRunResult,
     CredentialInfo,
@@ -109,9 +109,9 @@ def build_run_result(
     )
 
 
-def write_report(path: str, result: BackupRunResult) -> bool:
-    """Write the JSON report atomically; return whether it changed."""
-    return write_if_changed(path, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
+def write_report(path: str, result: BackupRunResult, mode: int = DEFAULT_FILE_MODE) -> bool:
+    """Write the JSON report atomically (private: 0600 unless mode says otherwise); return whether it changed."""
+    return write_if_changed(path, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n", mode=mode)
 
 
 def summary_lines(result: BackupRunResult) -> List[str]:

@@ -69,6 +69,12 @@ options:
   report_path:
     description: Where to write the JSON report. Nothing is written when unset.
     type: path
+  file_mode:
+    description:
+      - Mode of the JSON report, as a quoted octal string. The report names every device and its error, so it is
+        private by default; V(0640) lets the user's group read it. Modes that give other users access are refused.
+    type: raw
+    default: "0600"
   fail_on_error:
     description: Fail the task when the run did not succeed.
     type: bool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import threading
@@ -280,3 +281,49 @@ def test_limit_and_workers_back_up_only_the_limited_hosts(bed):
         "backups/junos-r1.running-config",
     }
     assert set(bed.recap()) <= {"ios-r1", "junos-r1"}
+
+
+def _modes(root: Path) -> Dict[str, int]:
+    """Every file and directory under root (root included) with its permission bits."""
+    found = {".": root.stat().st_mode & 0o7777}
+    for path in root.rglob("*"):
+        if not path.is_symlink():
+            found[str(path.relative_to(root))] = path.stat().st_mode & 0o7777
+    return found
+
+
+def test_backups_report_and_checkout_are_private_whatever_the_umask(bed):
+    """Backups hold secrets: with umask 0000 nothing the run writes is readable by other users; 0640 adds group read."""
+    previous = os.umask(0)
+    try:
+        first = bed.run(GOOD[:2])
+    finally:
+        os.umask(previous)
+    assert first.returncode == 0, bed.output()
+    checkout = bed.tmp / "checkout"
+    open_to_others = {name: oct(mode) for name, mode in _modes(checkout).items() if mode & 0o007}
+    assert not open_to_others, f"readable by other users: {open_to_others}"
+    backup = checkout / "backups" / "ios-r1.running-config"
+    assert backup.stat().st_mode & 0o777 == 0o600
+    assert (checkout / "backups").stat().st_mode & 0o777 == 0o700
+    assert (bed.tmp / "checkout.report.json").stat().st_mode & 0o777 == 0o600
+    assert not list(checkout.rglob("*.tmp"))
+
+    # A site that wants group read: the files and the report become 0640, directories 0750, still nothing for others.
+    previous = os.umask(0)
+    try:
+        second = bed.run(GOOD[:2], backup_file_mode="0640")
+    finally:
+        os.umask(previous)
+    assert second.returncode == 0, bed.output()
+    assert backup.stat().st_mode & 0o777 == 0o640
+    assert (checkout / "backups").stat().st_mode & 0o777 == 0o750
+    assert (bed.tmp / "checkout.report.json").stat().st_mode & 0o777 == 0o640
+    assert not {name for name, mode in _modes(checkout).items() if mode & 0o007}
+
+    # A mode for other users is refused before any device is contacted.
+    bed.lab.clear_log()
+    refused = bed.run(GOOD[:2], backup_file_mode="0644")
+    assert refused.returncode != 0
+    assert "0644" in bed.output() and "other users" in bed.output()
+    assert bed.lab.connection_log() == []

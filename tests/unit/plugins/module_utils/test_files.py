@@ -169,3 +169,15 @@ def test_a_forked_child_does_not_inherit_the_parents_temp_files(tmp_path, monkey
     finally:
         release.set()
         thread.join(10)
+
+
+def test_a_new_mode_reaches_existing_directories_below_the_root_only(tmp_path):
+    root = tmp_path / "repo"
+    target = root / "a" / "b" / "r1.cfg"
+    assert write_if_changed(target, "x\n")
+    os.chmod(tmp_path, 0o755)
+    # Same content, group read asked: the file and the directories below root follow; root's parent does not.
+    assert write_if_changed(target, "x\n", mode=0o640, root=root) is False
+    assert _mode(target) == 0o640
+    assert _mode(root / "a") == 0o750 and _mode(root / "a" / "b") == 0o750
+    assert _mode(tmp_path) == 0o755
