@@ -31,6 +31,7 @@ PLAYBOOK = """
       netops.nautobot_backup.device_config_backup:
         repo_dir: "{{ repo_dir }}"
         running_path_template: "{{ running_path_template | default(omit) }}"
+        show_diff: "{{ show_diff | default(false) }}"
         banner_timeout: 3
         auth_timeout: 5
         read_timeout: "{{ read_timeout | default(15) }}"
@@ -60,6 +61,7 @@ BATCH_PLAYBOOK = """
       netops.nautobot_backup.device_config_backup_batch:
         repo_dir: "{{ repo_dir }}"
         running_path_template: "{{ running_path_template | default(omit) }}"
+        show_diff: "{{ show_diff | default(false) }}"
         banner_timeout: 3
         auth_timeout: 5
         read_timeout: "{{ read_timeout | default(15) }}"
@@ -150,7 +152,7 @@ def test_config_change_shows_as_changed_with_the_diff(runner, lab, lab_restore):
     for name in ("ios-r1", "junos-r1"):
         lab_restore(name)
     added = {name: lab.change_config(name) for name in ("ios-r1", "junos-r1")}
-    results = runner.run(GOOD, args=["--diff"])
+    results = runner.run(GOOD, args=["--diff"], show_diff=True)  # without show_diff the diff names the file only
     for name in GOOD:
         assert results[name]["changed"] is (name in added), name
     for name, line in added.items():

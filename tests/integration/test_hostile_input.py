@@ -24,7 +24,7 @@ import ansible_runner
 import pytest
 import yaml
 
-from testbed.ansible_run import lab_inventory, run_playbook
+from testbed.ansible_run import BIN, ansible_env, lab_inventory, run_playbook
 from testbed.procs import REPO_ROOT
 from testbed.runner import AwxJob
 
@@ -233,12 +233,15 @@ def _bad_hosts_inventory(lab, path: Path) -> Path:
         return {key: value for key, value in values.items() if value is not None}
 
     hosts = {
-        "a1-badport": host("eos-s1", ansible_port="ssh"),
-        "a2-bigport": host("ios-r2", ansible_port=70000),
-        "a3-listplatform": host("nxos-s1", netmiko_device_type=None, nautobot={"platform": ["Cisco NX-OS"]}),
-        "a4-longhost": host("xr-r1", ansible_host="x" * 300),
-        "a5-intpassword": host("junos-r1", ansible_password=12345),
+        "0a-badport": host("eos-s1", ansible_port="ssh"),
+        "0b-bigport": host("ios-badstartup", ansible_port=70000),
+        "0c-listplatform": host("nxos-s1", netmiko_device_type=None, nautobot={"platform": ["Cisco NX-OS"]}),
+        "0d-longhost": host("xr-r1", ansible_host="x" * 300),
+        "0e-intpassword": host("junos-r1", ansible_password=12345),
         "ios-r1": host("ios-r1"),
+        # No ansible_host: the inventory name is the address (a per-host task delegated to localhost would
+        # address the controller instead).
+        entry["ios-r2"]["host"]: host("ios-r2", ansible_host=None),
     }
     # The credentials as group variables, as a vault or AWX would give them.
     inventory = {"all": {"hosts": hosts, "vars": _credentials(lab)}}
@@ -247,11 +250,11 @@ def _bad_hosts_inventory(lab, path: Path) -> Path:
 
 
 BAD_HOSTS = {
-    "a1-badport": ("other", "port"),
-    "a2-bigport": ("other", "ansible_port must be an integer from 1 to 65535, got 70000 (int)"),
-    "a3-listplatform": ("other", "the platform of device 'a3-listplatform' must be a string, got a list"),
-    "a4-longhost": ("other", "ansible_host is not a usable host name or address (it is longer than 253 characters)"),
-    "a5-intpassword": ("auth_failed", "authentication failed"),
+    "0a-badport": ("other", "port"),
+    "0b-bigport": ("other", "ansible_port must be an integer from 1 to 65535, got 70000 (int)"),
+    "0c-listplatform": ("other", "the platform of device '0c-listplatform' must be a string, got a list"),
+    "0d-longhost": ("other", "ansible_host is not a usable host name or address (it is longer than 253 characters)"),
+    "0e-intpassword": ("auth_failed", "authentication failed"),
 }
 
 
@@ -272,7 +275,8 @@ def test_one_bad_host_never_stops_the_run(tmp_path, lab, mode):
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output[-3000:]
     data = json.loads(report.read_text())
-    assert [d["device_name"] for d in data["backed_up_devices"]] == ["ios-r1"], output[-3000:]
+    good = sorted(["ios-r1", lab.entry("ios-r2")["host"]])
+    assert sorted(d["device_name"] for d in data["backed_up_devices"]) == good, output[-3000:]
     failed = {d["device_name"]: d for d in data["failed_devices"]}
     assert set(failed) == set(BAD_HOSTS)
     for name, (error_class, message) in BAD_HOSTS.items():
@@ -280,14 +284,16 @@ def test_one_bad_host_never_stops_the_run(tmp_path, lab, mode):
         assert message in failed[name]["error"], failed[name]
         assert re.search(rf"fatal: \[{name}( -> localhost)?\]: FAILED! => .*{re.escape(message)}", output), name
     if mode == "batch":
-        assert "ansible_port must be an integer from 1 to 65535, got 'ssh' (str)" in failed["a1-badport"]["error"]
-    # (In the play that fails the failed hosts, Ansible itself refuses a1-badport's port: its own message.)
+        assert "ansible_port must be an integer from 1 to 65535, got 'ssh' (str)" in failed["0a-badport"]["error"]
+    # (backup.yml's last play fails 0a-badport from the controller: Ansible cannot use its port on the host.)
     # The bad hosts were never contacted (the int password is a real login attempt that fails).
-    for device in ("eos-s1", "ios-r2", "nxos-s1", "xr-r1"):
+    for device in ("eos-s1", "ios-badstartup", "nxos-s1", "xr-r1"):
         assert lab.connection_log(device=device) == [], device
-    assert lab.connection_log(device="ios-r1", event="auth_ok")
+    assert lab.connection_log(device="ios-r1", event="auth_ok") and lab.connection_log(device="ios-r2", event="auth_ok")
     checkout = tmp_path / "checkout" / "backups"
-    assert sorted(p.name for p in checkout.iterdir()) == ["ios-r1.running-config", "ios-r1.startup-config"]
+    assert sorted(p.name for p in checkout.iterdir()) == sorted(
+        f"{name}.{kind}-config" for name in good for kind in ("running", "startup")
+    )
     assert _credentials(lab)["ansible_password"] not in output
 
 
@@ -300,14 +306,14 @@ def test_one_bad_host_never_stops_run_commands(tmp_path, lab):
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     result = json.loads(result_path.read_text())
-    assert result["devices_succeeded"] == ["ios-r1"], output[-3000:]
+    assert sorted(result["devices_succeeded"]) == sorted(["ios-r1", lab.entry("ios-r2")["host"]]), output[-3000:]
     devices = {d["device_name"]: d for d in result["devices"]}
     for name, (error_class, message) in BAD_HOSTS.items():
-        if name == "a1-badport":
+        if name == "0a-badport":
             continue  # Ansible fails this host's per-host task itself, before the action runs (see the recap)
         assert devices[name]["error_class"] == error_class and message in devices[name]["error"], devices[name]
-    assert re.search(r"fatal: \[a1-badport\].*port", output)
-    assert re.search(r"^a1-badport\s+: .*failed=1", output, re.MULTILINE)
+    assert re.search(r"fatal: \[0a-badport\].*port", output)
+    assert re.search(r"^0a-badport\s+: .*failed=1", output, re.MULTILINE)
 
 
 # ----------------------------------------------------------------------------- item 6: per-host credentials
@@ -412,3 +418,33 @@ def test_command_line_credentials_reach_every_host_without_its_own(tmp_path, lab
     assert data["commands"]["eos-s1"]["error_class"] == "auth_failed"
     for name in ("ios-r1", "nxos-s1"):
         assert _succeeded(data, name) == {"batch": True, "per_host": True, "commands": True}, (name, data)
+
+
+def test_ask_pass_on_the_command_line_reaches_every_host_without_its_own(tmp_path, lab):
+    """Plain ansible-playbook -u --ask-pass --ask-become-pass (answers on stdin), batch task not delegated."""
+    entry = {d["name"]: d for d in lab.devices}
+    hosts = {name: {"ansible_host": entry[name]["host"], "ansible_port": lab.port,
+                    "netmiko_device_type": entry[name]["platform"]} for name in ("eos-s1", "ios-r1", "nxos-s1")}
+    hosts["eos-s1"]["ansible_password"] = "Not-The-Pass-42"  # the first host's own (wrong) password
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}), encoding="utf-8")
+    playbook = tmp_path / "batch.yml"
+    playbook.write_text(
+        CREDENTIALS_PLAYBOOK.replace("      delegate_to: localhost\n\n    - name: Per host", "\n    - name: Per host"),
+        encoding="utf-8",
+    )
+    assert "delegate_to: localhost\n\n    - name: Per host" not in playbook.read_text()
+    device = lab.entry("ios-r1")
+    results = tmp_path / "results.json"
+    command = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), "-u", device["username"],
+               "--ask-pass", "--ask-become-pass",
+               "-e", json.dumps({"repo_dir": str(tmp_path / "repo"), "results_file": str(results)})]
+    proc = subprocess.run(command, input=f"{device['password']}\n{device['secret']}\n", capture_output=True,
+                          text=True, env=ansible_env(), cwd=REPO_ROOT, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    data = json.loads(results.read_text())
+    assert data["first"] == "eos-s1"
+    assert data["batch"]["eos-s1"]["error_class"] == "auth_failed"
+    for name in ("ios-r1", "nxos-s1"):
+        assert _succeeded(data, name) == {"batch": True, "per_host": True, "commands": True}, (name, data)
+    assert device["password"] not in proc.stdout + proc.stderr
