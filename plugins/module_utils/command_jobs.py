@@ -91,7 +91,7 @@ class _CommandEnvironment(ImmutableSandboxedEnvironment):  # type: ignore[misc,v
             undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, finalize=_checked_value
         )
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 # pylint: disable=no-self-argument
         """Call as the sandbox does; mark what a macro (or caller()) returns as template text."""
         result = super().call(__context, __obj, *args, **kwargs)
         return _TemplateText(result) if isinstance(__obj, Macro) and isinstance(result, str) else result

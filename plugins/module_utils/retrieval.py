@@ -48,7 +48,6 @@ else:  # pragma: no cover - require("netmiko") raises before any of these is use
     SSHException = type("SSHException", (Exception,), {})
 
 
-
 class DeviceError(NautobotBackupError):
     """Talking to the device failed; failure_class says how."""
 

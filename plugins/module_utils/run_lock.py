@@ -269,7 +269,8 @@ class RunLock:
         start = self._clock()
         while True:
             with self._locked_file(create=True) as fd:
-                assert fd is not None  # nosec B101 - create=True always yields a descriptor
+                if fd is None:  # create=True always yields a descriptor
+                    raise RunLockError(f"cannot open the run lock {self.path}")
                 holder = self._read(fd)
                 if holder is None or holder.same_run(self.me) or not holder.alive():
                     if holder is not None and holder.same_run(self.me):

@@ -96,8 +96,8 @@ def test_hashed_names_written_by_ssh_keygen_are_found(keys, tmp_path):
 
 
 def test_parser_skips_what_it_cannot_use_and_keeps_revoked_keys(keys):
-    good, blob, _ = keys("good")
-    other, other_blob, _ = keys("other")
+    good, blob, _fingerprint = keys("good")
+    other, other_blob, _fingerprint = keys("other")
     text = "\n".join([
         "# a comment", "", f"r1 {good} comment words", "r2 ssh-ed25519 not-base64!", "r3 ssh-ed25519",
         f"@cert-authority *.example {other}", f"@revoked r1 {other}",
@@ -124,7 +124,7 @@ def _check(tmp_path, keys_text: str = "", pin: str = "", write: bool = True) -> 
 
 
 def test_first_contact_is_trusted_and_pinned_once(keys, tmp_path):
-    _line, blob, _ = keys("device")
+    _line, blob, _fingerprint = keys("device")
     device = _check(tmp_path).for_device("r1", "127.1.0.1", 10022)
     device.verify(blob)
     assert device.save_pin(check_mode=True) == (None, True)
@@ -154,7 +154,7 @@ def test_a_changed_key_is_a_mismatch_naming_both_fingerprints_and_the_fix(keys, 
 
 
 def test_a_pin_belongs_to_the_device_not_to_its_address(keys, tmp_path):
-    line, blob, _ = keys("device")
+    line, blob, _fingerprint = keys("device")
     moved = _check(tmp_path, pin=f"[127.1.0.1]:10022 {line}\n").for_device("r1", "203.0.113.9", 22)
     moved.verify(blob)
     with pytest.raises(HostKeyMismatchError):
@@ -162,8 +162,8 @@ def test_a_pin_belongs_to_the_device_not_to_its_address(keys, tmp_path):
 
 
 def test_every_source_that_knows_the_type_must_agree(keys, tmp_path):
-    line, blob, _ = keys("device")
-    other, other_blob, _ = keys("intruder")
+    line, blob, _fingerprint = keys("device")
+    other, other_blob, _fingerprint = keys("intruder")
     # The known-hosts file vouches for the presented key, but the device's pin holds another one.
     device = _check(tmp_path, f"[127.1.0.1]:10022 {other}\n", pin=f"x {line}\n").for_device("r1", "127.1.0.1", 10022)
     with pytest.raises(HostKeyMismatchError, match="delete .known_hosts/r1"):
@@ -179,8 +179,8 @@ def test_every_source_that_knows_the_type_must_agree(keys, tmp_path):
 
 
 def test_a_key_of_another_type_than_the_known_ones_is_a_mismatch(keys, tmp_path):
-    line, _blob, _ = keys("device")
-    _ecdsa_line, ecdsa_blob, _ = keys("device-ecdsa", "ecdsa")
+    line, _blob, _fingerprint = keys("device")
+    _ecdsa_line, ecdsa_blob, _fingerprint = keys("device-ecdsa", "ecdsa")
     device = _check(tmp_path, pin=f"x {line}\n").for_device("r1", "127.1.0.1", 22)
     assert device.host_key_algorithms() == {"ssh-ed25519"}, "only the known type is offered"
     with pytest.raises(HostKeyMismatchError):
@@ -191,7 +191,7 @@ def test_a_key_of_another_type_than_the_known_ones_is_a_mismatch(keys, tmp_path)
 
 
 def test_a_revoked_key_is_refused_even_without_other_keys(keys, tmp_path):
-    line, blob, _ = keys("device")
+    line, blob, _fingerprint = keys("device")
     device = _check(tmp_path, f"@revoked * {line}\n").for_device("r1", "127.1.0.1", 22)
     with pytest.raises(HostKeyMismatchError, match="@revoked"):
         device.verify(blob)
@@ -230,7 +230,7 @@ def test_pin_names_are_path_safe(name, expected):
 
 
 def test_user_known_hosts_and_the_input_file(keys, tmp_path):
-    line, blob, _ = keys("device")
+    line, blob, _fingerprint = keys("device")
     user = tmp_path / "home_known_hosts"
     user.write_text(f"127.1.0.1 {line}\n")
     check = HostKeyCheck.load(None, None, user_known_hosts=str(user))

@@ -182,11 +182,11 @@ def test_only_one_of_many_simultaneous_runs_gets_the_lock(tmp_path: Path) -> Non
     count = 6
     start, done, results = context.Barrier(count), context.Barrier(count), context.Queue()
     processes = [
-        context.Process(target=_contend, args=(str(tmp_path / "c"), start, done, results)) for _ in range(count)
+        context.Process(target=_contend, args=(str(tmp_path / "c"), start, done, results)) for _index in range(count)
     ]
     for process in processes:
         process.start()
-    outcomes = sorted(results.get(timeout=60) for _ in range(count))
+    outcomes = sorted(results.get(timeout=60) for _index in range(count))
     for process in processes:
         process.join(timeout=60)
     assert outcomes == ["busy"] * (count - 1) + ["won"], outcomes
