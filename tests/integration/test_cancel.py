@@ -28,7 +28,7 @@ from lab.client import LabClient
 from lab.lifecycle import start_lab, stop_lab
 from testbed.ansible_run import BIN, ansible_env, lab_inventory, run_playbook
 from testbed.git_remotes import log, seeded
-from testbed.procs import REPO_ROOT
+from testbed.procs import REPO_ROOT, kill_quietly, parent_pids, process_tree, wait_gone
 
 pytestmark = [pytest.mark.lab, pytest.mark.git]
 
@@ -117,9 +117,9 @@ class Run:
         return sorted(str(path.relative_to(self.checkout)) for path in self.checkout.rglob("*.tmp"))
 
     def tree(self) -> Dict[int, int]:
-        """The run's process tree now (see _tree); remembered for cleanup."""
+        """The run's process tree now (pid -> depth; 2: our forked children); remembered for cleanup."""
         assert self.proc is not None
-        tree = _tree(self.proc.pid)
+        tree = process_tree(self.proc.pid)
         self.seen |= set(tree)
         return tree
 
@@ -127,47 +127,12 @@ class Run:
         """Kill whatever is left of this run (by PID: the processes seen in its tree, if still ansible-playbook)."""
         if self.proc is None:
             return
-        for pid in self.seen | set(_tree(self.proc.pid)):
+        for pid in self.seen | set(process_tree(self.proc.pid)):
             if pid != self.proc.pid and _is_ansible_playbook(pid):
-                _kill(pid)
+                kill_quietly(pid)
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=30)
-
-
-def _parents() -> Dict[int, int]:
-    """pid -> parent pid of every process (from /proc)."""
-    parents: Dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text(encoding="ascii")
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    return parents
-
-
-def _tree(root: int) -> Dict[int, int]:
-    """root and its live descendants: pid -> depth (0: root, 1: Ansible's workers, 2: our forked children)."""
-    parents = _parents()
-    found = {root: 0}
-    frontier = {root}
-    depth = 0
-    while frontier:
-        depth += 1
-        frontier = {pid for pid, parent in parents.items() if parent in frontier and pid not in found}
-        found.update(dict.fromkeys(frontier, depth))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """True while pid exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _is_ansible_playbook(pid: int) -> bool:
@@ -175,23 +140,6 @@ def _is_ansible_playbook(pid: int) -> bool:
         return b"ansible-playbook" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def _still_alive_after(pids: Set[int], seconds: float) -> Set[int]:
-    """Wait up to seconds for every pid to end; return those still alive then."""
-    deadline = time.monotonic() + seconds
-    alive = set(pids)
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.05)
-        alive = {pid for pid in alive if _alive(pid)}
-    return alive
 
 
 def _connects_after(lab: LabClient, moment: datetime) -> List[Dict[str, Any]]:
@@ -217,7 +165,7 @@ def _cancelled(run: Run, processes: int, send) -> Dict[int, int]:
     assert len(forked) == (processes if processes > 1 else 0), f"unexpected process tree {tree}"
     signalled = datetime.now(UTC)
     send(tree)
-    alive = _still_alive_after(set(tree), STOP_WITHIN)
+    alive = wait_gone(tree, STOP_WITHIN)
     assert not alive, f"still running {STOP_WITHIN} s after the cancel: {sorted(alive)} of {tree}"
     # Sessions that were opening when the signal came may still be logged a moment later; none after that.
     time.sleep(0.5)
@@ -247,7 +195,7 @@ def test_sigkill_to_the_process_group_stops_the_worker_and_its_children(run):
 
 def test_sigkill_of_the_worker_stops_its_children(run):
     def kill_worker(tree: Dict[int, int]) -> None:
-        parents = _parents()
+        parents = parent_pids()
         [worker] = {parents[pid] for pid, depth in tree.items() if depth == 2}
         os.kill(worker, signal.SIGKILL)
 

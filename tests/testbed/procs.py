@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Dict, Iterable, Mapping, Optional, Sequence, Set
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,6 +48,50 @@ def pid_alive(pid: int) -> bool:
             return handle.read().split(") ", 1)[1][:1] != "Z"
     except OSError:
         return True
+
+
+def parent_pids() -> Dict[int, int]:
+    """pid -> parent pid of every process (from /proc)."""
+    parents: Dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text(encoding="ascii")
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def process_tree(root: int) -> Dict[int, int]:
+    """root and its descendants: pid -> depth (0: root, 1: its children, ...)."""
+    parents = parent_pids()
+    found = {root: 0}
+    frontier = {root}
+    depth = 0
+    while frontier:
+        depth += 1
+        frontier = {pid for pid, parent in parents.items() if parent in frontier and pid not in found}
+        found.update(dict.fromkeys(frontier, depth))
+    return found
+
+
+def wait_gone(pids: Iterable[int], seconds: float) -> Set[int]:
+    """Wait up to seconds for every pid to end (zombies count as gone); return those still alive then."""
+    deadline = time.monotonic() + seconds
+    alive = set(pids)
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = {pid for pid in alive if pid_alive(pid)}
+    return alive
+
+
+def kill_quietly(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Send sig to pid; a process that is already gone is fine."""
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        pass
 
 
 def read_pid(pidfile: Path) -> Optional[int]:

@@ -25,11 +25,17 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_poo
     stop_on_signals,
     stop_requested,
 )
+from testbed.procs import kill_quietly, process_tree, wait_gone
 
 # The directory that holds ansible_collections/ (the installed tree the tests import), for the batch process.
 COLLECTIONS = next(
     path.parent for path in Path(os.path.abspath(process_pool.__file__)).parents if path.name == "ansible_collections"
 )
+
+
+def _descendants_of(root: int) -> Set[int]:
+    """Every descendant of root (from /proc)."""
+    return set(process_tree(root)) - {root}
 
 
 def _tree(root: Path, files: Dict[str, str]) -> Path:
@@ -225,55 +231,11 @@ class Batch:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        for pid in _descendants(self.proc.pid):
-            _kill(pid)
+        for pid in _descendants_of(self.proc.pid):
+            kill_quietly(pid)
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=30)
-
-
-def _descendants(root: int) -> Set[int]:
-    """Every live descendant of root (from /proc)."""
-    parents: Dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text(encoding="ascii")
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: Set[int] = set()
-    frontier = {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier and pid not in found}
-        found |= frontier
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """True while pid exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def _wait_gone(pids: Set[int], seconds: float = 5.0) -> Set[int]:
-    """Wait up to seconds for every pid to end; return those still alive."""
-    deadline = time.monotonic() + seconds
-    alive = set(pids)
-    while alive and time.monotonic() < deadline:
-        alive = {pid for pid in alive if _alive(pid)}
-        time.sleep(0.05)
-    return {pid for pid in alive if _alive(pid)}
 
 
 needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG are Linux")
@@ -286,12 +248,12 @@ def test_a_signal_to_the_parent_stops_the_children_and_removes_their_temp_files(
     try:
         # 2 children of 2 threads: 4 writes hang with their temporary files in the checkout.
         batch.wait_for_temp_files(4)
-        children = _descendants(batch.proc.pid)
+        children = _descendants_of(batch.proc.pid)
         assert len(children) == 2
         fetched = len(batch.fetches())
         os.kill(batch.proc.pid, signum)
         batch.proc.wait(timeout=5)
-        assert not _wait_gone(children, 0.5), "a child outlived its stopped parent"
+        assert not wait_gone(children, 0.5), "a child outlived its stopped parent"
         assert batch.temp_files() == []
         # SIGTERM keeps its default action (after the cleanup); SIGINT is Python's KeyboardInterrupt.
         assert batch.proc.returncode == (-signal.SIGTERM if signum == signal.SIGTERM else 130)
@@ -305,11 +267,11 @@ def test_sigkill_of_the_parent_stops_the_children_and_removes_their_temp_files(t
     batch = Batch(tmp_path, processes=2)
     try:
         batch.wait_for_temp_files(4)
-        children = _descendants(batch.proc.pid)
+        children = _descendants_of(batch.proc.pid)
         fetched = len(batch.fetches())
         os.kill(batch.proc.pid, signal.SIGKILL)
         batch.proc.wait(timeout=5)
-        assert not _wait_gone(children), "a child outlived its killed parent (no parent-death signal)"
+        assert not wait_gone(children, 5.0), "a child outlived its killed parent (no parent-death signal)"
         assert batch.temp_files() == []
         assert len(batch.fetches()) == fetched
     finally:
@@ -321,9 +283,9 @@ def test_a_child_told_to_stop_removes_its_temp_files_and_the_other_child_goes_on
     batch = Batch(tmp_path, processes=2)
     try:
         batch.wait_for_temp_files(4)
-        child = min(_descendants(batch.proc.pid))
+        child = min(_descendants_of(batch.proc.pid))
         os.kill(child, signal.SIGTERM)
-        assert not _wait_gone({child})
+        assert not wait_gone({child}, 5.0)
         # The stopped child's two temp files are gone; the other child's two writes are still in flight.
         deadline = time.monotonic() + 5
         while len(batch.temp_files()) != 2 and time.monotonic() < deadline:
@@ -339,7 +301,7 @@ def test_one_process_batch_sigterm_removes_temp_files_and_starts_nothing(tmp_pat
     batch = Batch(tmp_path, processes=1)
     try:
         batch.wait_for_temp_files(4)
-        assert _descendants(batch.proc.pid) == set()
+        assert _descendants_of(batch.proc.pid) == set()
         fetched = len(batch.fetches())
         os.kill(batch.proc.pid, signal.SIGTERM)
         batch.proc.wait(timeout=5)
