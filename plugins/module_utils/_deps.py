@@ -21,7 +21,6 @@ _LIBRARIES = {
     "netutils": "netutils",
     "netmiko": "netmiko",
     "gitpython": "git",
-    "pynautobot": "pynautobot",
     "requests": "requests",
     "ntc-templates": "ntc_templates",
 }
