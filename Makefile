@@ -53,6 +53,10 @@ lint: setup ## ruff, ansible-lint (production profile) and ansible-doc for every
 	$(BIN)/ansible-lint
 	scripts/check-ansible-doc.sh
 
+.PHONY: docs
+docs: setup ## HTML docs with antsibull-docs (plugins, roles, guides) into .build/docsite/html; warnings fail
+	scripts/docs.sh
+
 .PHONY: unit
 unit: setup ## Unit tests (no test bed)
 	$(BIN)/python -m pytest tests/unit -q $(PYTEST_ARGS)

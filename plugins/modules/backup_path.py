@@ -13,7 +13,7 @@ description:
   - Renders the Git repository paths where a device's running and startup configurations are stored,
     from templates such as C({location.parent.name}/{device_name}.running-config) that name the
     inventory host, the run's date or timestamp, and any field of the host's C(nautobot) facts
-    (set by the M(netops.nautobot_backup.nautobot) inventory plugin).
+    (set by the P(netops.nautobot_backup.nautobot#inventory) inventory plugin).
   - Runs on the controller only (action plugin); it never contacts the device and never writes anything.
   - "Placeholders: C({device_name}) (the inventory host name), C({name}) (the Nautobot device name, else the host
     name), C({date}) (C(YYYYMMDD)) and C({timestamp}) (C(YYYYMMDD_HHMMSS)) from one stamp for the whole run, and
