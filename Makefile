@@ -48,10 +48,11 @@ setup: system-deps venv collection ## Everything the tests and the demo need
 
 # ---------------------------------------------------------------- checks
 .PHONY: lint
-lint: setup ## ruff, ansible-lint (production profile) and ansible-doc for every plugin
+lint: setup ## ruff, ansible-lint (production profile), ansible-doc for every plugin, antsibull-changelog lint
 	$(BIN)/ruff check .
 	$(BIN)/ansible-lint
 	scripts/check-ansible-doc.sh
+	$(BIN)/antsibull-changelog lint
 
 .PHONY: docs
 docs: setup ## HTML docs with antsibull-docs (plugins, roles, guides) into .build/docsite/html; warnings fail

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: device_config_backup_batch
 short_description: Back up every host of the play batch at once, in a thread pool on the controller
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Does for every host of C(ansible_play_batch) exactly what M(netops.nautobot_backup.device_config_backup) does
     for one host (fetch, clean, validate, atomic write, same files, same per-device result), but from B(one)

@@ -7,6 +7,7 @@ exactly the source files that SHIPPED allows, plus MANIFEST.json and FILES.json.
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import List, Set
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 GALAXY = Path(sys.executable).parent / "ansible-galaxy"
@@ -177,3 +179,37 @@ def test_files_json_lists_every_member(built: dict) -> None:
         assert extracted is not None
         listed = {entry["name"] for entry in json.load(extracted)["files"] if entry["ftype"] == "file"}
     assert listed | {"FILES.json"} == built["members"] - {"MANIFEST.json"} | {"FILES.json"}
+
+
+def _version(text: str) -> tuple:
+    return tuple(int(part) for part in str(text).split("."))
+
+
+def _versions_added(node: object, where: str) -> List[tuple]:
+    """(where, version) of every version_added in a documentation tree (options and suboptions included)."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "version_added":
+                found.append((where, str(value)))
+            else:
+                found.extend(_versions_added(value, f"{where}.{key}"))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_versions_added(value, f"{where}[{index}]"))
+    return found
+
+
+def test_no_version_added_is_later_than_the_collection_version() -> None:
+    galaxy_version = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
+    found = []
+    for path in sorted((ROOT / "plugins").glob("*/*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["DOCUMENTATION"]
+                    and isinstance(node.value, ast.Constant)):
+                found.extend(_versions_added(yaml.safe_load(node.value.value), str(path.relative_to(ROOT))))
+    for path in sorted((ROOT / "roles").glob("*/meta/argument_specs.yml")):
+        found.extend(_versions_added(yaml.safe_load(path.read_text()), str(path.relative_to(ROOT))))
+    assert len([where for where, _ in found if where.startswith("plugins/modules/")]) >= 9, found
+    later = [(where, version) for where, version in found if _version(version) > _version(galaxy_version)]
+    assert not later, f"version_added later than galaxy.yml's {galaxy_version}: {later}"
