@@ -86,6 +86,29 @@ ee: setup ## ansible-builder create: the execution environment's build context i
 test: setup lint unit sanity ee integration molecule ## Set up everything and run every check (what CI runs)
 	@echo "make test: all checks passed"
 
+# ---------------------------------------------------------------- benchmarks (never part of `make test`)
+# benchmarks/README.md: what each one measures and its set-up. They import the test bed (tests/) and, where
+# they time plugin code in-process, the collection as ansible_collections.netops.nautobot_backup from PYTHONPATH.
+BENCH      ?= backup_500
+BENCH_ARGS ?=
+BENCH_REF  ?=
+BENCH_COLL := $(BUILD)/bench-collections
+
+.PHONY: bench
+bench: venv collection ## Run benchmarks/BENCH.py (default backup_500) with BENCH_ARGS (not part of `make test`)
+	PYTHONPATH=$(ROOT)/tests:$(COLL_PATH) $(BIN)/python benchmarks/$(BENCH).py $(BENCH_ARGS)
+
+.PHONY: bench-galaxy
+bench-galaxy: venv ## `make bench` on a copy built and installed by ansible-galaxy (BENCH_REF=<commit>: of that commit)
+	rm -rf $(BUILD)/bench-src $(BUILD)/bench-dist $(BENCH_COLL)
+	mkdir -p $(BUILD)/bench-src
+	if [ -n "$(BENCH_REF)" ]; then git archive $(BENCH_REF) | tar -x -C $(BUILD)/bench-src; src=$(BUILD)/bench-src; \
+	else src=$(ROOT); fi; cd $$src && $(BIN)/ansible-galaxy collection build --output-path $(BUILD)/bench-dist .
+	ANSIBLE_COLLECTIONS_PATH=$(BENCH_COLL) $(BIN)/ansible-galaxy collection install --no-deps --force \
+	  -p $(BENCH_COLL) $(BUILD)/bench-dist/*.tar.gz
+	ANSIBLE_COLLECTIONS_PATH=$(BENCH_COLL) PYTHONPATH=$(ROOT)/tests:$(BENCH_COLL) \
+	  $(BIN)/python benchmarks/$(BENCH).py $(BENCH_ARGS)
+
 # ---------------------------------------------------------------- demo
 .PHONY: demo
 demo: setup ## Start the demo lab (20 devices), a seeded Nautobot and a local Git remote

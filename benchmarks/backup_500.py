@@ -4,9 +4,10 @@ Starts ONE device lab (``tests/lab``) with N generated devices (default 500, rou
 over cisco_ios, cisco_nxos, arista_eos, juniper_junos and cisco_xr) in its own state
 directory, then runs every selected variant once per round (default 3 rounds, the order
 rotated each round so that no variant always runs first or last) and reports wall time,
-client CPU, lab CPU, files written and failures. Every variant runs as its own child
-process and is timed from spawn to exit, so interpreter start-up and imports count for
-all of them alike.
+client CPU and peak RSS, lab CPU, files written and failures (``measure.run_child``).
+Every variant runs as its own child process and is timed from spawn to exit, so
+interpreter start-up and imports count for all of them alike. The Ansible variants run
+the collection found through ``ANSIBLE_COLLECTIONS_PATH`` (``make bench`` sets it).
 
 Variants (``--variants``, comma-separated; default ``a,b,c,c_nostartup``):
 
@@ -18,7 +19,8 @@ Variants (``--variants``, comma-separated; default ``a,b,c,c_nostartup``):
 - ``b``: Nornir 3 + nornir_netmiko (``netmiko_send_command(..., enable=True)`` on
   IOS/EOS), threaded runner with ``num_workers=--workers``, SimpleInventory built from the
   lab, one file per device; runs in the separate venv ``--nornir-python``.
-- ``c``: the product: ``ansible-playbook -f --workers playbooks/backup.yml`` (batch mode,
+- ``c``: the product: ``ansible-playbook -f --workers netops.nautobot_backup.backup`` (the
+  installed collection's ``playbooks/backup.yml``; batch mode,
   the default: one ``device_config_backup_batch`` task with ``backup_workers`` 50 threads;
   running + startup; prepare, Git commit and push to a ``file://`` remote, report, the
   failed-devices play) on the same static inventory. Each playbook variant gets its own
@@ -35,32 +37,22 @@ Variants (``--variants``, comma-separated; default ``a,b,c,c_nostartup``):
 - ``p_poll``: ``p_nostartup`` with ``internal_poll_interval = 0.005`` (ansible.cfg).
 - ``p_nofactvars``: ``p_nostartup`` with ``ANSIBLE_INJECT_FACT_VARS=false``.
 - ``p_oneline``: ``p_nostartup`` with the ``ansible.builtin.oneline`` stdout callback.
-- ``d_bulk``: the prototype ``netops.backup_proto.device_config_backup_bulk`` (an action
-  plugin with ``BYPASS_HOST_LOOP``: one worker backs up the whole play batch in a thread
-  pool), ``backup_startup: false``. Its source is ``PROTO_ACTION`` below; the benchmark
-  writes it as the scratch collection ``netops.backup_proto`` under ``--proto-collections``
-  (default ``.cache/bench/proto/collections``), never into plugins/.
-- ``d_bulk_fail``: ``d_bulk`` plus the per-host status pattern: ``add_host`` (looping over
-  the failed devices, one worker) into group ``backup_failed`` and a second play that runs
-  ``ansible.builtin.fail`` on exactly those hosts, so they show up as failed in the recap.
-- ``d_bulk_poll``: ``d_bulk`` with ``internal_poll_interval = 0.05``: the controller polls
-  for the one pending result 20 times a second instead of 1,000.
 - ``s_floor``: not a backup: one run-once ``ansible.builtin.debug`` task over the same inventory (no
   device contact): what any ``ansible-playbook`` run of these hosts costs before it does anything.
 - ``e_floor``: not a backup: a per-host ``ansible.builtin.debug`` task (no device contact),
   i.e. what Ansible's per-host machinery alone costs for N hosts (expects no files).
 
 Correctness: a/a_startup/b must leave one file per device that contains the device's
-name; c*/d* must leave ``backups/<name>.running-config`` for every device (plus
+name; c*/p* must leave ``backups/<name>.running-config`` for every device (plus
 ``.startup-config`` for IOS/NX-OS/EOS in ``c``). Missing files and per-host failures
 (PLAY RECAP / worker report) are reported; the exit status is 1 if any run was incomplete.
 
-    .venv/bin/python bench/backup_500.py [--devices 500] [--workers 50] [--rounds 3]
-        [--variants a,b,c,c_nostartup] [--json FILE] [--keep-lab]
+    make bench BENCH_ARGS="[--devices 500] [--workers 50] [--rounds 3] [--variants a,b,c,c_nostartup]
+        [--json FILE] [--keep-lab]"
 
 The same file is also the worker of ``a``/``b`` (``--worker netmiko|nornir``), started
-with the right interpreter; that mode imports nothing but the standard library and
-netmiko/nornir.
+with the right interpreter; that mode imports nothing but the standard library (with
+``measure``) and netmiko/nornir.
 """
 
 from __future__ import annotations
@@ -69,7 +61,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -80,13 +71,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
+import measure
+
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / ".cache" / "bench" / "backup_500"
 PLATFORMS = ["cisco_ios", "cisco_nxos", "arista_eos", "juniper_junos", "cisco_xr"]
 ENABLE_PLATFORMS = {"cisco_ios", "arista_eos"}
 STARTUP_PLATFORMS = {"cisco_ios", "cisco_nxos", "arista_eos"}
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-BULK = re.compile(r"BULK: \d+ devices: .*?(\d+) failed in ([\d.]+)s")
 PROGRESS_FAILED = re.compile(r"^\[\d+/\d+\] \S+ failed \(", re.MULTILINE)
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
@@ -229,144 +220,6 @@ def worker_main(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- the prototype (written to .cache, never to plugins/)
-
-PROTO_COLLECTION = ("netops", "backup_proto")
-PROTO_ACTION = r'''# Scratch prototype for bench/backup_500.py - not part of netops.nautobot_backup.
-"""Back up every host of the play batch from ONE worker, in a thread pool (BYPASS_HOST_LOOP).
-
-Reuses netops.nautobot_backup's per-host action plugin to build each host's BackupRequest
-(from hostvars[host], templated in that host's context) and module_utils.backup.backup_device()
-to do the work, so files and per-host DeviceBackupInfo are identical to the per-host task.
-"""
-
-from __future__ import annotations
-
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, Iterator, List, Mapping, Optional
-
-from ansible.utils.display import Display
-
-from ansible_collections.netops.nautobot_backup.plugins.action.device_config_backup import (
-    ARGUMENT_SPEC,
-)
-from ansible_collections.netops.nautobot_backup.plugins.action.device_config_backup import (
-    ActionModule as HostActionModule,
-)
-from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (
-    backup_device,
-    request_from_vars,
-    task_result,
-)
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
-
-display = Display()
-
-BULK_SPEC: Dict[str, Any] = {**ARGUMENT_SPEC, "workers": {"type": "int", "default": 50}}
-
-
-class HostView(Mapping):
-    """task_vars-like view of one host: values come from hostvars[host], templated in that host's context."""
-
-    def __init__(self, host_vars: Mapping[str, Any]) -> None:
-        """Wrap hostvars[host] (a HostVarsVars)."""
-        self._vars = host_vars
-
-    def __getitem__(self, key: str) -> Any:
-        """Return the variable, templated in the host's context."""
-        return self._vars[key]
-
-    def __iter__(self) -> Iterator[str]:
-        """Iterate over the host's variable names."""
-        return iter(self._vars)
-
-    def __len__(self) -> int:
-        """Return the number of the host's variables."""
-        return len(self._vars)
-
-
-class ActionModule(HostActionModule):
-    """Back up all hosts of ansible_play_batch; result['hosts'][name] is each host's per-host result."""
-
-    BYPASS_HOST_LOOP = True
-    _requires_connection = False
-
-    def run(self, tmp: Optional[str] = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-        """Build one request per host, run backup_device() for all in a thread pool, merge the results."""
-        task_vars = task_vars or {}
-        result = super(HostActionModule, self).run(tmp, task_vars)  # ActionBase.run
-        _valid, args = self.validate_argument_spec(argument_spec=BULK_SPEC)
-        try:
-            for library in ("pydantic", "netmiko", "netutils"):
-                require(library)
-        except MissingLibraryError as exc:
-            result.update(failed=True, msg=str(exc))
-            return result
-        start = time.monotonic()
-        batch: List[str] = list(task_vars.get("ansible_play_batch") or [task_vars["inventory_hostname"]])
-        hostvars = task_vars["hostvars"]
-        check_mode, want_diff = bool(self._task.check_mode), bool(self._task.diff)
-
-        vars_cpu: List[float] = []
-        vars_lock = threading.Lock()  # VariableManager is not made for concurrent use
-
-        def one(host: str) -> Dict[str, Any]:
-            """Back up one host; return the same dict the per-host action plugin returns."""
-            host_result: Dict[str, Any] = {}
-            try:
-                with vars_lock:
-                    started = time.thread_time()
-                    view = HostView(hostvars[host])
-                    request = request_from_vars(args, host, lambda name: view[name] if name in view else None)
-                    vars_cpu.append(time.thread_time() - started)
-            except (NautobotBackupError, KeyError) as exc:
-                info = DeviceBackupInfo(
-                    device_name=host, error=str(exc), error_class=getattr(exc, "failure_class", "other")
-                )
-                return {**host_result, **task_result(info.to_dict())}
-            outcome = backup_device(request, check_mode=check_mode, want_diff=want_diff)
-            return {**host_result, **task_result(outcome.info.to_dict(), outcome.diffs)}
-
-        with ThreadPoolExecutor(max_workers=max(1, args["workers"])) as pool:
-            per_host = dict(zip(batch, pool.map(one, batch), strict=True))
-        failed = sorted(h for h, r in per_host.items() if r.get("failed"))
-        changed = sorted(h for h, r in per_host.items() if r.get("changed"))
-        for host, host_result in per_host.items():
-            state = "FAILED" if host_result.get("failed") else ("changed" if host_result.get("changed") else "ok")
-            display.vv(f"{state}: [{host}] {host_result.get('msg')}")
-        result.update(
-            hosts=per_host,
-            failed_hosts=failed,
-            changed_hosts=changed,
-            changed=bool(changed),
-            msg=f"{len(per_host)} devices: {len(per_host) - len(failed)} ok ({len(changed)} changed), "
-            f"{len(failed)} failed",
-            bulk_seconds=round(time.monotonic() - start, 2),
-            vars_cpu_seconds=round(sum(vars_cpu), 3),
-        )
-        if want_diff:
-            result["diff"] = [d for r in per_host.values() for d in r.get("diff", [])]
-        return result
-'''
-
-
-def write_proto(collections_root: Path) -> Path:
-    """Write the scratch collection netops.backup_proto (the bulk prototype) under collections_root."""
-    root = collections_root.joinpath("ansible_collections", *PROTO_COLLECTION)
-    (root / "plugins" / "action").mkdir(parents=True, exist_ok=True)
-    (root / "meta").mkdir(exist_ok=True)
-    (root / "meta" / "runtime.yml").write_text('requires_ansible: ">=2.16"\n', encoding="utf-8")
-    galaxy = "namespace: netops\nname: backup_proto\nversion: 0.0.1\nreadme: README.md\nauthors: [bench]\n"
-    (root / "galaxy.yml").write_text(galaxy, encoding="utf-8")
-    action = root / "plugins" / "action" / "device_config_backup_bulk.py"
-    action.write_text(PROTO_ACTION, encoding="utf-8")
-    return action
-
-
 # ---------------------------------------------------------------- variants
 
 
@@ -383,8 +236,6 @@ class Variant:
     strategy: str = "linear"
     cfg: Dict[str, str] = field(default_factory=dict)
     env: Dict[str, str] = field(default_factory=dict)
-    proto: bool = False
-    fail_task: bool = False
     startup_files: bool = False
     floor: bool = False
     run_once: bool = False  # the task runs once (s_floor)
@@ -396,7 +247,6 @@ class Variant:
 def variants(workers: int) -> Dict[str, Variant]:
     """Return every known variant by name (forks default to the worker count)."""
     nostartup = {"backup_startup": False}
-    bulk = "netops.backup_proto.device_config_backup_bulk"
     table = [
         Variant("a", "netmiko", f"bare netmiko, ThreadPoolExecutor({workers})"),
         Variant("a_startup", "netmiko", "bare netmiko + show startup-config (IOS/NX-OS/EOS)", startup_files=True),
@@ -445,32 +295,6 @@ def variants(workers: int) -> Dict[str, Variant]:
             run_once=True,
         ),
         Variant(
-            "d_bulk",
-            "ansible",
-            "prototype BYPASS_HOST_LOOP action, 1 worker, thread pool",
-            module=bulk,
-            task_args={**nostartup, "workers": workers},
-            proto=True,
-        ),
-        Variant(
-            "d_bulk_poll",
-            "ansible",
-            "d_bulk with internal_poll_interval=0.05 (less controller polling while the one worker runs)",
-            module=bulk,
-            task_args={**nostartup, "workers": workers},
-            proto=True,
-            cfg={"internal_poll_interval": "0.05"},
-        ),
-        Variant(
-            "d_bulk_fail",
-            "ansible",
-            "d_bulk + per-host fail task for failed devices",
-            module=bulk,
-            task_args={**nostartup, "workers": workers},
-            proto=True,
-            fail_task=True,
-        ),
-        Variant(
             "c",
             "ansible",
             f"playbooks/backup.yml -f {workers} (batch mode, running + startup, Git commit/push, report)",
@@ -506,27 +330,14 @@ def variants(workers: int) -> Dict[str, Variant]:
     return {v.name: v for v in table}
 
 
-# ---------------------------------------------------------------- measuring
-
-
-def proc_cpu(pid: int) -> float:
-    """Return CPU seconds (user+system) used so far by pid, from /proc."""
-    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(") ", 1)[1].split()
-    return (int(stat[11]) + int(stat[12])) / CLK_TCK
-
-
-def children_cpu() -> float:
-    """Return the CPU seconds of all waited-for children of this process so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+# ---------------------------------------------------------------- running
 
 
 def write_playbook(path: Path, variant: Variant, repo_dir: Path) -> None:
     """Write the playbook of an Ansible variant (JSON is YAML).
 
-    Per-host variants: one task. Prototype variants: the bulk task (registered) plus a run_once
-    debug of its summary; ``fail_task`` adds the per-host status pattern: ``add_host`` (one worker,
-    a loop over the failed devices) puts them in a group, and a second play fails exactly them.
+    Per-host and floor variants: one task; c_role: the backup_devices role imported as
+    playbooks/backup.yml imports it, plus a run-once summary.
     """
     if variant.role:
         backup_run = {"repo_dir": str(repo_dir), "timestamp": "2026-01-01T00:00:00+00:00"}
@@ -556,33 +367,8 @@ def write_playbook(path: Path, variant: Variant, repo_dir: Path) -> None:
     if variant.run_once:
         task["run_once"] = True
     tasks: List[Dict[str, Any]] = [task]
-    plays: List[Dict[str, Any]] = []
-    if variant.proto:
-        task["register"] = "bulk"
-        summary = "BULK: {{ bulk.msg }} in {{ bulk.bulk_seconds }}s"
-        tasks.append({"name": "Summary", "ansible.builtin.debug": {"msg": summary}, "run_once": True})
-    if variant.fail_task:
-        tasks.append(
-            {
-                "name": "Group the failed devices",
-                "ansible.builtin.add_host": {
-                    "name": "{{ item }}",
-                    "groups": "backup_failed",
-                    "backup_error": "{{ bulk.hosts[item].msg }}",
-                },
-                "loop": "{{ bulk.failed_hosts }}",
-            }
-        )
-        plays.append(
-            {
-                "name": "Per-host status of failed devices",
-                "hosts": "backup_failed",
-                "gather_facts": False,
-                "tasks": [{"name": "Fail", "ansible.builtin.fail": {"msg": "{{ backup_error }}"}}],
-            }
-        )
     play = {"name": "Backup", "hosts": "all", "gather_facts": False, "strategy": variant.strategy, "tasks": tasks}
-    path.write_text(json.dumps([play, *plays], indent=1), encoding="utf-8")
+    path.write_text(json.dumps([play], indent=1), encoding="utf-8")
 
 
 def count_files(out_dir: Path, devices: List[Dict[str, Any]], variant: Variant, faulty: List[str]) -> Dict[str, Any]:
@@ -633,7 +419,7 @@ class Context:
     inventory: Path
     workers: int
     nornir_python: Path
-    proto_collections: Optional[Path]
+    collections: str
     lab_pid: int
     keep_output: bool
     faulty: List[str] = field(default_factory=list)
@@ -643,13 +429,13 @@ class Context:
 
 
 def ansible_command(ctx: Context, variant: Variant, run_dir: Path, out_dir: Path) -> tuple[List[str], Dict[str, str]]:
-    """Return the ansible-playbook command line and environment for one run."""
-    from testbed.ansible_run import COLLECTIONS_PATH, ansible_env  # pylint: disable=import-outside-toplevel
+    """Return the ansible-playbook command line and environment for one run (the installed collection)."""
+    from testbed.ansible_run import BIN, ansible_env  # pylint: disable=import-outside-toplevel
 
-    playbook = run_dir / "play.yml"
+    playbook = str(run_dir / "play.yml")
     extra_args: List[str] = []
     if variant.playbook:
-        playbook = REPO / "playbooks" / "backup.yml"
+        playbook = "netops.nautobot_backup.backup"  # playbooks/backup.yml of the installed collection
         inputs = {
             "backup_repo_url": f"file://{git_dirs(variant)[0]}",
             "backup_repo_dir": str(out_dir),
@@ -659,20 +445,15 @@ def ansible_command(ctx: Context, variant: Variant, run_dir: Path, out_dir: Path
         (run_dir / "inputs.json").write_text(json.dumps(inputs), encoding="utf-8")
         extra_args = ["-e", f"@{run_dir / 'inputs.json'}"]
     else:
-        write_playbook(playbook, variant, out_dir)
-    collections = str(COLLECTIONS_PATH)
-    if variant.proto:
-        if ctx.proto_collections is None:
-            raise SystemExit(f"variant {variant.name} needs --proto-collections")
-        collections = f"{ctx.proto_collections}{os.pathsep}{collections}"
-    extra = {"ANSIBLE_COLLECTIONS_PATH": collections, "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"}
+        write_playbook(run_dir / "play.yml", variant, out_dir)
+    extra = {"ANSIBLE_COLLECTIONS_PATH": ctx.collections, "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"}
     cfg = run_dir / "ansible.cfg"
     cfg.write_text("[defaults]\n" + "".join(f"{k} = {v}\n" for k, v in variant.cfg.items()), encoding="utf-8")
     extra["ANSIBLE_CONFIG"] = str(cfg)
     extra.update(ctx.ansible_env)
     extra.update(variant.env)
-    command = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(ctx.inventory), "-f", str(variant.forks)]
-    command += [str(playbook), *extra_args]
+    command = [str(BIN / "ansible-playbook"), "-i", str(ctx.inventory), "-f", str(variant.forks)]
+    command += [playbook, *extra_args]
     return command, ansible_env(extra)
 
 
@@ -706,30 +487,34 @@ def run_variant(ctx: Context, variant: Variant, round_no: int) -> Dict[str, Any]
     if variant.kind == "ansible":
         command, env = ansible_command(ctx, variant, run_dir, out_dir)
     else:
-        python = str(ctx.nornir_python) if variant.kind == "nornir" else str(REPO / ".venv" / "bin" / "python")
+        python = str(ctx.nornir_python) if variant.kind == "nornir" else sys.executable
         mode = "nornir" if variant.kind == "nornir" else ("netmiko_startup" if variant.startup_files else "netmiko")
         command = [python, str(Path(__file__).resolve()), "--worker", mode, "--hosts", str(ctx.hosts_file)]
         command += ["--out", str(out_dir), "--workers", str(ctx.workers)]
-    load_before = os.getloadavg()
-    lab_cpu0 = proc_cpu(ctx.lab_pid)
-    cpu0 = children_cpu()
+    load_before = measure.load()
+    lab_cpu0 = measure.process_cpu_s(ctx.lab_pid)
     log_path = run_dir / "output.log"
-    start = time.monotonic()
+    spies: List[subprocess.Popen] = []
+
+    def attach(pid: int) -> None:
+        """Start py-spy on the run when --profile is given."""
+        spy = start_py_spy(ctx, pid, variant, round_no)
+        if spy is not None:
+            spies.append(spy)
+
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=run_dir)  # noqa: S603
-        spy = start_py_spy(ctx, proc.pid, variant, round_no)
-        returncode = proc.wait()
-    wall = time.monotonic() - start
-    client_cpu = children_cpu() - cpu0
-    if spy is not None:
+        usage = measure.run_child(command, env=env, cwd=run_dir, stdout=log, stderr=subprocess.STDOUT, on_start=attach)
+    for spy in spies:
         spy.wait(timeout=60)
+    returncode = usage.returncode
     result: Dict[str, Any] = {
         "round": round_no,
         "variant": variant.name,
-        "wall_s": round(wall, 2),
-        "client_cpu_s": round(client_cpu, 2),
-        "lab_cpu_s": round(proc_cpu(ctx.lab_pid) - lab_cpu0, 2),
-        "load1_before": round(load_before[0], 2),
+        "wall_s": round(usage.wall_s, 2),
+        "client_cpu_s": round(usage.cpu_s, 2),
+        "client_peak_rss_mib": round(usage.peak_rss_mib, 1),
+        "lab_cpu_s": round(measure.process_cpu_s(ctx.lab_pid) - lab_cpu0, 2),
+        "load1_before": load_before["loadavg"][0],
         "returncode": returncode,
     }
     output = log_path.read_text(encoding="utf-8", errors="replace")
@@ -748,11 +533,6 @@ def run_variant(ctx: Context, variant: Variant, round_no: int) -> Dict[str, Any]
             result["report_backed_up"] = report.get("devices_backed_up")
             result["report_failed"] = report.get("devices_failed")
             result["pushed"] = (report.get("git_commit_status") or {}).get("error") is None
-        bulk = BULK.search(output)
-        if variant.proto and bulk:
-            result["bulk_summary"] = bulk.group(0)
-            result["failed_hosts"] = max(result["failed_hosts"], int(bulk.group(1)))
-            result["loop_s"] = float(bulk.group(2))
     else:
         report = next((json.loads(line) for line in output.splitlines() if line.startswith("{")), None)
         if report is None:
@@ -760,8 +540,8 @@ def run_variant(ctx: Context, variant: Variant, round_no: int) -> Dict[str, Any]
         else:
             result.update(failed_hosts=len(report["errors"]), errors=report["errors"][:5])
             result["loop_s"] = round(report["loop_s"], 2)
-    # ansible-playbook exits 2 when a host failed; d_bulk alone never fails a host (failures are data).
-    host_failures = variant.kind == "ansible" and not variant.role and (not variant.proto or variant.fail_task)
+    # ansible-playbook exits 2 when a host failed; the role alone reports failures as data.
+    host_failures = variant.kind == "ansible" and not variant.role
     expected_rc = 2 if ctx.faulty and host_failures else 0
     expected_files = 0 if variant.floor else len(ctx.devices) - len(ctx.faulty)
     if variant.floor:
@@ -799,8 +579,9 @@ def start_py_spy(ctx: Context, pid: int, variant: Variant, round_no: int) -> Opt
 def summarize_profile(path: Path, top: int = 25) -> str:
     """Summarize a py-spy raw file: inclusive samples per frame, controller process vs forked workers.
 
-    py-spy prefixes each stack with one ``process N:...`` frame per process level, so a stack
-    with one such frame is the ansible-playbook controller and one with two is a worker.
+    py-spy prefixes each stack with one ``process N:...`` frame per process level (measure's wrapper,
+    then ansible-playbook, then its forked workers), so a stack whose last process frame is the first
+    ``ansible-playbook`` one is the controller, and one with a process frame below it is a worker.
     """
     counters: Dict[str, Dict[str, int]] = {"controller": {}, "workers": {}}
     totals = {"controller": 0, "workers": 0}
@@ -809,7 +590,11 @@ def summarize_profile(path: Path, top: int = 25) -> str:
         if not count.isdigit():
             continue
         frames = stack.split(";")
-        kind = "controller" if sum(f.startswith("process ") for f in frames) <= 1 else "workers"
+        processes = [f for f in frames if f.startswith("process ")]
+        first = next((i for i, f in enumerate(processes) if "ansible-playbook" in f), None)
+        if first is None:
+            continue  # the wrapper, not Ansible
+        kind = "controller" if len(processes) == first + 1 else "workers"
         totals[kind] += int(count)
         seen = set()
         for frame in frames:
@@ -864,6 +649,7 @@ def summarize(results: List[Dict[str, Any]], names: List[str], base: str) -> Dic
             "wall_s": [r["wall_s"] for r in runs],
             "median_wall_s": round(statistics.median(r["wall_s"] for r in runs), 2),
             "median_client_cpu_s": round(statistics.median(r["client_cpu_s"] for r in runs), 2),
+            "median_client_peak_rss_mib": round(statistics.median(r["client_peak_rss_mib"] for r in runs), 1),
             "ratios": [round(x, 2) for x in ratios],
             "median_ratio": round(statistics.median(ratios), 2) if ratios else None,
             "failures": sum(r["failed_hosts"] for r in runs),
@@ -875,7 +661,8 @@ def summarize(results: List[Dict[str, Any]], names: List[str], base: str) -> Dic
 
 def print_table(results: List[Dict[str, Any]], summary: Dict[str, Any], base: str, devices: int) -> None:
     """Print one line per run, then the per-variant medians."""
-    head = f"{'round':>5} {'variant':<12} {'wall s':>7} {'loop s':>7} {'cli CPU':>8} {'lab CPU':>8} {'load1':>6}"
+    head = f"{'round':>5} {'variant':<12} {'wall s':>7} {'loop s':>7} {'cli CPU':>8} {'cli RSS':>8} {'lab CPU':>8}"
+    head += f" {'load1':>6}"
     print(head + f" {'files':>9} {'failed':>6} {'ratio':>6}")
     base_by_round = {r["round"]: r["wall_s"] for r in results if r["variant"] == base}
     for r in results:
@@ -883,23 +670,34 @@ def print_table(results: List[Dict[str, Any]], summary: Dict[str, Any], base: st
         loop = f"{r['loop_s']:.2f}" if "loop_s" in r else "-"
         print(
             f"{r['round']:>5} {r['variant']:<12} {r['wall_s']:>7.2f} {loop:>7} {r['client_cpu_s']:>8.2f}"
-            f" {r['lab_cpu_s']:>8.2f} {r['load1_before']:>6.2f} {r['files']:>5}/{devices:<3} {r['failed_hosts']:>6}"
-            f" {ratio:>6.2f}"
+            f" {r['client_peak_rss_mib']:>8.1f} {r['lab_cpu_s']:>8.2f} {r['load1_before']:>6.2f}"
+            f" {r['files']:>5}/{devices:<3} {r['failed_hosts']:>6} {ratio:>6.2f}"
         )
         for err in r.get("errors", [])[:3]:
             print(f"      ! {err}")
     print()
-    print(f"{'variant':<12} {'median s':>9} {'runs (s)':<24} {'ratio to ' + base + ' (per round)':<28} {'median':>6}")
+    title = f"{'variant':<12} {'median s':>9} {'runs (s)':<24} {'ratio to ' + base + ' (per round)':<28} {'median':>6}"
+    print(title + f" {'CPU s':>6} {'RSS MiB':>7}")
     for name, s in summary.items():
         walls = ", ".join(f"{w:.2f}" for w in s["wall_s"])
         ratios = ", ".join(f"{x:.2f}" for x in s["ratios"])
         ratio = f"{s['median_ratio']:.2f}" if s["median_ratio"] is not None else "-"
-        print(f"{name:<12} {s['median_wall_s']:>9.2f} {walls:<24} {ratios:<28} {ratio:>6}")
+        print(
+            f"{name:<12} {s['median_wall_s']:>9.2f} {walls:<24} {ratios:<28} {ratio:>6}"
+            f" {s['median_client_cpu_s']:>6.2f} {s['median_client_peak_rss_mib']:>7.1f}"
+        )
+
+
+def git_commit() -> str:
+    """The commit of the working tree the benchmark runs from, with ``+dirty`` when it has changes."""
+    run = subprocess.run(
+        ["git", "-C", str(REPO), "describe", "--always", "--dirty=+dirty"], capture_output=True, text=True, check=False
+    )
+    return run.stdout.strip() or "unknown"
 
 
 def bench_main(args: argparse.Namespace) -> int:
     """Start the lab, run the rounds, print and save the results, stop the lab."""
-    sys.path.insert(0, str(REPO / "tests"))
     from lab.lifecycle import stop_lab  # pylint: disable=import-outside-toplevel
     from testbed.ansible_run import lab_inventory  # pylint: disable=import-outside-toplevel
 
@@ -909,17 +707,13 @@ def bench_main(args: argparse.Namespace) -> int:
     if unknown:
         raise SystemExit(f"unknown variants {unknown}; known: {', '.join(known)}")
     if "b" in names and not Path(args.nornir_python).exists():
-        raise SystemExit(f"{args.nornir_python} missing: see bench/README.md for the Nornir venv")
+        raise SystemExit(f"{args.nornir_python} missing: see benchmarks/README.md for the Nornir venv")
+    collections = measure.collections_path() if any(known[n].kind == "ansible" for n in names) else ""
     WORK.mkdir(parents=True, exist_ok=True)
-    if any(known[n].proto for n in names):
-        print(f"prototype: {write_proto(Path(args.proto_collections))}", flush=True)
     state_dir = WORK / "lab"
     results: List[Dict[str, Any]] = []
-    machine = {
-        "cores": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "uptime_before": subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip(),
-    }
+    machine = {"before": measure.machine(), "commit": git_commit()}
+    print(f"{measure.load_line()}; collections {collections or '-'}; commit {machine['commit']}", flush=True)
     t_lab = time.monotonic()
     lab = start_bench_lab(args.devices, state_dir)
     try:
@@ -938,7 +732,7 @@ def bench_main(args: argparse.Namespace) -> int:
             inventory=lab_inventory(devices, WORK / "inventory.yml"),
             workers=args.workers,
             nornir_python=Path(args.nornir_python),
-            proto_collections=Path(args.proto_collections).resolve() if args.proto_collections else None,
+            collections=collections,
             lab_pid=lab.pid,
             keep_output=args.keep_output,
             faulty=faulty,
@@ -966,13 +760,14 @@ def bench_main(args: argparse.Namespace) -> int:
     finally:
         if not args.keep_lab:
             stop_lab(state_dir)
-    machine["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    machine["after"] = measure.load()
     base = names[0] if "a" not in names else "a"
     summary = summarize(results, names, base)
     print()
     print_table(results, summary, base, len(devices))
-    print(f"\n{machine['uptime_before']}  ->  {machine['uptime_after']}")
+    print(f"\n{measure.load_line(machine['before'])} (before)  ->  {measure.load_line(machine['after'])} (after)")
     report = {
+        "command": " ".join(sys.argv),
         "devices": len(devices),
         "workers": args.workers,
         "rounds": args.rounds,
@@ -1000,7 +795,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--variants", default="a,b,c,c_nostartup")
     parser.add_argument("--json", default=str(WORK / "results.json"), help="where to write the results")
     parser.add_argument("--nornir-python", default=str(REPO / ".cache" / "bench" / "nornir-venv" / "bin" / "python"))
-    parser.add_argument("--proto-collections", default=str(REPO / ".cache" / "bench" / "proto" / "collections"))
     parser.add_argument("--profile", action="store_true", help="py-spy record every Ansible run (raw stacks)")
     parser.add_argument("--py-spy", default=str(REPO / ".cache" / "bench" / "tools-venv" / "bin" / "py-spy"))
     parser.add_argument("--keep-lab", action="store_true", help="leave the lab running (stop: python -m lab stop)")
