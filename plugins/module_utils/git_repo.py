@@ -21,13 +21,9 @@ the fetched tip with plumbing (``read-tree``, ``update-index --index-info``, ``w
 ``commit-tree``), so every path it touched has exactly this run's content and every other path
 the remote's. No merge machinery ever mixes the lines of two versions of a configuration.
 
-Every git command runs through ``GitRunner`` (GitPython's ``Git.execute``: no shell, ``LC_ALL=C``
-output, a kill timeout) with hooks, ``core.fsmonitor`` and signing switched off, and a checkout
-whose own config would make git run a program or talk to another remote is refused. Credentials
-never reach a URL, ``.git/config``, argv or a result: ``GitAuth.environment`` provides a per-run
-GIT_ASKPASS script that reads the token from an environment variable that ``GitRunner`` gives
-only to the network commands (clone, fetch, push, ls-remote), and credential helpers are
-switched off so none stores it. Errors are ``GitRepoError`` subclasses with the secret scrubbed.
+Git itself runs through ``git_runner.GitRunner`` (safe settings, timeout, scrubbed output, the
+credentials only for network commands); the remote URL and the credentials are ``git_remote``'s.
+Errors are ``GitRepoError`` subclasses with the secret scrubbed.
 """
 
 from __future__ import annotations
@@ -35,63 +31,40 @@ from __future__ import annotations
 import os
 import random
 import re
-import shlex
 import shutil
 import stat
 import string
 import tempfile
 import time
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
-from urllib.parse import urlsplit
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import DEFAULT_DIR_MODE, make_dirs
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_remote import (
+    check_url,
+    redact_url,
+    same_remote,
+)
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_runner import (
+    GitCommandError,
+    GitInputError,
+    GitRepoError,
+    GitResult,
+    GitRunner,
+    command_error,
+    git_lock_files,
+    nul_list,
+)
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import GitCommitStatus, GitStatus
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import PathTemplateError, confine
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import RunLock
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.scrub import Scrubber
-
-if has_library("gitpython"):
-    from git.cmd import Git
-else:  # pragma: no cover - exercised only without GitPython; callers use _deps.require first
-    Git = None  # type: ignore[assignment,misc]
 
 DEFAULT_BRANCH = "main"
-DEFAULT_USERNAME = "x-access-token"
 DEFAULT_MESSAGE = "Config backup {timestamp}: {files_changed} files changed"
 DEFAULT_AUTHOR_NAME = "Nautobot Backup"
 DEFAULT_AUTHOR_EMAIL = "nautobot-backup@localhost"
 DEFAULT_PUSH_RETRIES = 5
-DEFAULT_TIMEOUT = 300.0
-
-# Environment variables the askpass script reads; set only in the network git commands' environment.
-ASKPASS_USERNAME_VAR = "NB_BACKUP_GIT_ASKPASS_USERNAME"
-ASKPASS_TOKEN_VAR = "NB_BACKUP_GIT_ASKPASS_TOKEN"  # nosec B105 - a variable name, not a secret
-# The module's token fallback variable: git never needs it (askpass answers), so no git child gets it.
-TOKEN_ENV_VAR = "NB_BACKUP_GIT_TOKEN"  # nosec B105 - a variable name, not a secret
-
-# The only git commands that talk to the remote, and so the only ones given the credentials' environment.
-NETWORK_COMMANDS = frozenset({"clone", "fetch", "push", "ls-remote"})
-
-# Given to every git command: no hook (.git/hooks or core.hooksPath), no fsmonitor program, no signing
-# program, permissions from the umask (never a checkout's core.sharedRepository), no ext:: transport
-# (an arbitrary command as a "URL").
-SAFE_CONFIG: Tuple[str, ...] = (
-    "-c",
-    "core.hooksPath=/dev/null",
-    "-c",
-    "core.fsmonitor=false",
-    "-c",
-    "core.sharedRepository=umask",
-    "-c",
-    "commit.gpgSign=false",
-    "-c",
-    "protocol.ext.allow=never",
-)
 
 # Settings of the checkout's own config (.git/config) that make git run a program, read another
 # config file, or talk to another place than repo_url. This collection never sets them; a checkout
@@ -104,19 +77,8 @@ _UNSAFE_CONFIG = re.compile(
     re.IGNORECASE,
 )
 
-# Lock files git leaves when it is killed (timeouts kill git with SIGKILL): they fail every later command.
-_GIT_LOCK_DIRS = ("refs", "logs")
 # Temporary files of files.write_if_changed (mkstemp: ".<name>.<random>.tmp") left by a killed writer.
 _TEMP_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
-
-_ASKPASS_SCRIPT = f"""#!/bin/sh
-# GIT_ASKPASS helper written by netops.nautobot_backup for one run. It holds no secret: it answers
-# git's prompts from variables set only in the environment of that run's git processes.
-case "$1" in
-  Username*) printf '%s\\n' "${ASKPASS_USERNAME_VAR}" ;;
-  *) printf '%s\\n' "${ASKPASS_TOKEN_VAR}" ;;
-esac
-"""
 
 # Push rejections that a fetch + rebase + retry can cure: the branch moved on the remote
 # ("fetch first", "non-fast-forward", "stale info"), or another push was updating it at the
@@ -126,40 +88,12 @@ _RETRYABLE_PUSH = re.compile(
     r"incorrect old value",
     re.IGNORECASE,
 )
-_AUTH_FAILURE = re.compile(
-    r"authentication failed|could not read (username|password)|permission denied|access denied|"
-    r"invalid (username|password|credentials)|\b40[13]\b|terminal prompts disabled",
-    re.IGNORECASE,
-)
-_NETWORK_FAILURE = re.compile(
-    r"could not resolve|connection refused|failed to connect|network is unreachable|connection timed out|"
-    r"could not read from remote repository|unable to access|does not appear to be a git repository|"
-    r"connection reset|empty reply",
-    re.IGNORECASE,
-)
 _PLACEHOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SHA = re.compile(r"^[0-9a-f]{40,64}$")
 
 
-class GitRepoError(NautobotBackupError):
-    """Base class of the Git step's errors; messages never hold a secret."""
-
-
-class GitInputError(GitRepoError):
-    """An option is unusable: credentials in the URL, a path outside the checkout, a bad message template."""
-
-
 class RepositoryMismatchError(GitRepoError):
     """repo_dir exists but is not a checkout of repo_url (or not a checkout at all); it is left untouched."""
-
-
-class GitCommandError(GitRepoError):
-    """A git command failed; ``output`` holds its scrubbed stderr/stdout."""
-
-    def __init__(self, message: str, output: str = "", failure_class: str = "other") -> None:
-        self.output = output
-        self.failure_class = failure_class
-        super().__init__(message)
 
 
 class GitSyncError(GitRepoError):
@@ -176,238 +110,6 @@ class GitPushError(GitRepoError):
     def __init__(self, message: str, failure_class: str = "other") -> None:
         self.failure_class = failure_class
         super().__init__(message)
-
-
-# ---------------------------------------------------------------- URLs, secrets, credentials
-
-
-def check_url(url: str) -> str:
-    """Return url stripped of surrounding blanks, or raise GitInputError if it is empty or carries credentials.
-
-    HTTP(S) URLs may not carry any user information (``https://user:token@host``, ``https://token@host``);
-    other URLs (ssh) may name a user but not a password.
-    """
-    url = (url or "").strip()
-    if not url:
-        raise GitInputError("repo_url is empty")
-    if "://" in url:
-        parts = urlsplit(url)
-        http = parts.scheme.lower() in ("http", "https", "ftp", "ftps")
-        if parts.password is not None or (http and parts.username is not None):
-            raise GitInputError(
-                f"repo_url {redact_url(url)} contains credentials; give the URL without them and pass the secret in "
-                "the 'token' option (or the NB_BACKUP_GIT_TOKEN environment variable), and the user name in "
-                "'username'"
-            )
-    return url
-
-
-def _with_credentials(url: str) -> Optional[Tuple[Any, str]]:
-    """Split url when it carries credentials (a password, or an http(s) user): (parts, bare host), else None."""
-    if "://" not in url:
-        return None
-    parts = urlsplit(url)
-    if parts.password is None and not (parts.username and parts.scheme.lower() in ("http", "https")):
-        return None
-    return parts, parts.netloc.rsplit("@", 1)[-1]
-
-
-def redact_url(url: str) -> str:
-    """Return url with any ``user:password@`` or ``token@`` part of an http(s) URL replaced by ``***@``."""
-    split = _with_credentials(url)
-    if split is None:
-        return url
-    parts, host = split
-    return parts._replace(netloc=f"***@{host}").geturl()
-
-
-def same_remote(configured: str, wanted: str) -> bool:
-    """Tell whether the checkout's origin URL designates the same repository as repo_url.
-
-    Compared after removing credentials and a trailing slash, so a checkout made by an older
-    tool with a token in its URL is recognised (prepare then rewrites that URL without it).
-    """
-
-    def norm(url: str) -> str:
-        return _strip_userinfo(url.strip()).rstrip("/")
-
-    return norm(configured) == norm(wanted)
-
-
-def _strip_userinfo(url: str) -> str:
-    """Remove the password (and, for http(s), the user) from a URL."""
-    split = _with_credentials(url)
-    if split is None:
-        return url
-    parts, host = split
-    if parts.scheme.lower() not in ("http", "https") and parts.username:
-        host = f"{parts.username}@{host}"
-    return parts._replace(netloc=host).geturl()
-
-
-@dataclass(frozen=True)
-class GitAuth:
-    """How git authenticates to the remote: an HTTPS token through GIT_ASKPASS, and/or an SSH key."""
-
-    username: str = DEFAULT_USERNAME
-    token: Optional[str] = field(default=None, repr=False)
-    ssh_key_file: Optional[str] = None
-
-    @contextmanager
-    def environment(self) -> Iterator[Dict[str, str]]:
-        """Yield the environment variables git needs for this authentication; clean up on exit.
-
-        With a token: a private temporary directory holding the askpass script (no secret in it),
-        GIT_ASKPASS pointing at it, the username and token in variables only the script reads,
-        and ``credential.helper`` reset (through GIT_CONFIG_COUNT, like ``-c credential.helper=``)
-        so no configured helper is asked for or stores the token. With an SSH key:
-        GIT_SSH_COMMAND with ``-i KEY -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new``.
-        Terminal prompts are always off, so a missing credential fails instead of hanging.
-        """
-        env: Dict[str, str] = {"GIT_TERMINAL_PROMPT": "0"}
-        if self.ssh_key_file:
-            key = Path(self.ssh_key_file).expanduser()
-            if not key.is_file():
-                raise GitInputError(f"ssh_key_file {key} does not exist or is not a file")
-            env["GIT_SSH_COMMAND"] = (
-                f"ssh -i {shlex.quote(str(key))} -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new "
-                "-o BatchMode=yes"
-            )
-        if not self.token:
-            yield env
-            return
-        directory = tempfile.mkdtemp(prefix="nb-backup-askpass-")
-        try:
-            script = Path(directory) / "askpass.sh"
-            script.write_text(_ASKPASS_SCRIPT, encoding="ascii")
-            script.chmod(0o700)
-            count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")
-            env.update(
-                {
-                    "GIT_ASKPASS": str(script),
-                    ASKPASS_USERNAME_VAR: self.username or DEFAULT_USERNAME,
-                    ASKPASS_TOKEN_VAR: self.token,
-                    f"GIT_CONFIG_KEY_{count}": "credential.helper",
-                    f"GIT_CONFIG_VALUE_{count}": "",
-                    "GIT_CONFIG_COUNT": str(count + 1),
-                }
-            )
-            yield env
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
-
-
-# ---------------------------------------------------------------- running git
-
-
-@dataclass(frozen=True)
-class GitResult:
-    """What one git command returned (output already scrubbed of secrets)."""
-
-    args: Tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        """stderr and stdout together, for messages and pattern matching."""
-        return "\n".join(part for part in (self.stderr.strip(), self.stdout.strip()) if part)
-
-
-class GitRunner:
-    """Runs git commands through GitPython with a fixed extra environment, safe settings and a timeout.
-
-    ``env`` is added to the controller's environment for every git child process, ``network_env``
-    (the credentials: askpass, token, SSH command) only for the network commands (clone, fetch,
-    push, ls-remote). The controller's own ``os.environ`` is never changed, but the token variables
-    it may hold are blanked for every child. Every command gets ``SAFE_CONFIG``; ``secrets`` are
-    scrubbed from all output.
-    """
-
-    def __init__(
-        self,
-        env: Optional[Mapping[str, str]] = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        secrets: Sequence[Optional[str]] = (),
-        network_env: Optional[Mapping[str, str]] = None,
-    ) -> None:
-        require("gitpython")
-        self.env: Dict[str, str] = dict(env or {})
-        self.env.setdefault("GIT_TERMINAL_PROMPT", "0")
-        self.env.setdefault("GIT_EDITOR", "true")
-        self.env.setdefault("GIT_MERGE_AUTOEDIT", "no")
-        self.network_env: Dict[str, str] = dict(network_env or {})
-        self.timeout = timeout
-        self.scrub = Scrubber(secrets)
-        self._git = Git()
-
-    def environment(self, args: Sequence[str]) -> Dict[str, str]:
-        """The variables added to the controller's environment for ``git args...``."""
-        env = {name: "" for name in (TOKEN_ENV_VAR, ASKPASS_TOKEN_VAR, ASKPASS_USERNAME_VAR) if name in os.environ}
-        env.update(self.env)
-        if args and args[0] in NETWORK_COMMANDS:
-            env.update(self.network_env)
-        return env
-
-    def run(
-        self,
-        *args: str,
-        cwd: Optional[Path] = None,
-        check: bool = True,
-        env: Optional[Mapping[str, str]] = None,
-        timeout: Optional[float] = None,
-        stdin: Optional[Path] = None,
-    ) -> GitResult:
-        """Run ``git [-C cwd] SAFE_CONFIG args...`` (stdin: a file fed to it); raise GitCommandError if check fails.
-
-        The credentials' environment is added only when args[0] is a network command.
-        """
-        command = ["git"] + (["-C", str(cwd)] if cwd is not None else []) + list(SAFE_CONFIG) + list(args)
-        full_env = self.environment(args)
-        full_env.update(env or {})
-        with open(stdin, "rb") if stdin is not None else nullcontext() as stream:
-            status, stdout, stderr = self._git.execute(
-                command,
-                istream=stream,
-                with_extended_output=True,
-                with_exceptions=False,
-                env=full_env,
-                kill_after_timeout=timeout or self.timeout,
-                strip_newline_in_stdout=False,
-            )
-        result = GitResult(tuple(args), int(status or 0), self.scrub(_text(stdout)), self.scrub(_text(stderr)))
-        if check and result.returncode != 0:
-            raise command_error(result)
-        return result
-
-
-def _text(value: Any) -> str:
-    """Decode GitPython's output (str or bytes; None when there was none)."""
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
-
-
-def classify(output: str) -> str:
-    """Return the failure class of a failed network git command's output."""
-    if output.startswith("Timeout:") or "did not complete in" in output:
-        return "timeout"
-    if _AUTH_FAILURE.search(output):
-        return "auth_failed"
-    if _NETWORK_FAILURE.search(output):
-        return "unreachable"
-    return "other"
-
-
-def command_error(result: GitResult, what: Optional[str] = None) -> GitCommandError:
-    """Build the GitCommandError of a failed command, naming it and quoting the end of its output."""
-    output = result.output
-    tail = "\n".join(output.splitlines()[-8:]) or "(no output)"
-    name = what or f"git {result.args[0] if result.args else ''}"
-    return GitCommandError(f"{name} failed (exit {result.returncode}): {tail}", output, classify(output))
 
 
 # ---------------------------------------------------------------- messages and paths
@@ -481,11 +183,6 @@ def relative_paths(repo_dir: Path, paths: Sequence[str], option: str = "files") 
             raise GitInputError(f"{option}: {raw!r} is not a file path inside the checkout: {exc}") from None
         seen.setdefault(relative, None)
     return list(seen)
-
-
-def _nul_list(text: str) -> List[str]:
-    """Split git's ``-z`` output into names."""
-    return [name for name in text.split("\0") if name]
 
 
 # ---------------------------------------------------------------- the repository
@@ -697,7 +394,7 @@ class BackupRepository:
         listing = self.git("config", "--list", "--show-scope", "--name-only", "-z", check=False)
         if listing.returncode != 0:
             raise RepositoryMismatchError(f"cannot read the config of the checkout {self.path}: {listing.output}")
-        items = _nul_list(listing.stdout)
+        items = nul_list(listing.stdout)
         unsafe = sorted(
             {
                 name
@@ -888,14 +585,9 @@ class BackupRepository:
         """
         if self.run_lock is None or not self.run_lock.held:
             return []
-        git_dir = self._git_dir()
-        candidates = [git_dir / name for name in sorted(os.listdir(git_dir)) if name.endswith(".lock")]
-        for sub in _GIT_LOCK_DIRS:
-            for root, _dirs, names in os.walk(git_dir / sub):
-                candidates.extend(Path(root) / name for name in sorted(names) if name.endswith(".lock"))
-        found = _unlink_files(candidates, self.path)
+        found = _unlink_files(git_lock_files(self._git_dir()), self.path)
         if temp_files:
-            untracked = _nul_list(self.git("ls-files", "--others", "-z").stdout)
+            untracked = nul_list(self.git("ls-files", "--others", "-z").stdout)
             temp = [self.path / name for name in untracked if _TEMP_FILE.match(PurePosixPath(name).name)]
             found += _unlink_files(temp, self.path)
         self.recovered.extend(found)
@@ -920,8 +612,8 @@ class BackupRepository:
     def _changed_paths(self, base: Optional[str], tip: str) -> List[str]:
         """Paths that differ between base and tip (every path of tip when there is no base)."""
         if base is None:
-            return _nul_list(self.git("ls-tree", "-r", "-z", "--name-only", tip).stdout)
-        return _nul_list(self.git("diff-tree", "-r", "-z", "--no-renames", "--name-only", base, tip).stdout)
+            return nul_list(self.git("ls-tree", "-r", "-z", "--name-only", tip).stdout)
+        return nul_list(self.git("diff-tree", "-r", "-z", "--no-renames", "--name-only", base, tip).stdout)
 
     def _entries(self, parent: Optional[str], commit: str) -> List[Tuple[str, str, str]]:
         """The index entries (mode, object, path) a commit sets against its parent; mode "0" removes the path."""
@@ -1127,7 +819,7 @@ class BackupRepository:
                 paths.write_bytes(b"".join(name.encode("utf-8") + b"\0" for name in [*added, *removed]))
                 self.git("update-index", "--add", "--remove", "-z", "--stdin", env=env, stdin=paths)
             diff = self.git("diff", "--cached", "--name-only", "--no-renames", "-z", env=env)
-        return _nul_list(diff.stdout)
+        return nul_list(diff.stdout)
 
     def _needs_push(self) -> bool:
         """Tell whether HEAD holds commits the remote branch (as last fetched) does not have."""

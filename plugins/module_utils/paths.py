@@ -2,16 +2,16 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Render backup file paths from templates such as ``{location.parent.name}/{device_name}.cfg``.
 
-Replaces the seed's path formatting, which called ``str.format`` on a template stored in AWX
-job templates: a device without an asset tag produced a file literally named
-``{asset_tag}.cfg``, a location called ``../../etc`` left the repository, and two devices
-could silently overwrite each other's file. This is a small hand-written parser (no Jinja,
+Templates are stored in AWX job templates, so they are checked rather than merely formatted:
+a missing value (a device without an asset tag) is an error, not a file literally named
+``{asset_tag}.cfg``; a location called ``../../etc`` cannot leave the repository; and two
+devices can never silently overwrite each other's file. This is a small hand-written parser (no Jinja,
 no ``str.format``: a template can only name values, never run code) with these rules
 (``docs/paths.md`` is the user documentation):
 
 - ``{device_name}`` is the inventory host name, ``{name}`` the Nautobot device name (falling back
-  to the host name), ``{date}`` / ``{timestamp}`` come from ONE run stamp shared by every device,
-  and any other placeholder is a dotted path into the host's ``nautobot`` facts
+  to the host name), ``{date}`` / ``{timestamp}`` come from ONE run stamp shared by every device
+  (``clock.run_stamp``), and any other placeholder is a dotted path into the host's ``nautobot`` facts
   (``{location.parent.name}``, ``{custom_fields.net}``, ``{tags.0}`` ...);
 - ``{location.name | location_type:City}`` walks the location and its parents up to the one
   whose type is ``City`` (case-insensitive) and yields its name;
@@ -33,7 +33,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -73,11 +72,7 @@ FILTERS = ("location_type",)
 # Besides letters and digits (Unicode, NFC), the only characters a rendered path may hold.
 SAFE_PUNCTUATION = frozenset("-_.+@")
 MAX_SEGMENT_BYTES = 255
-DATE_FORMAT = "%Y%m%d"
-TIMESTAMP_FORMAT = "%Y%m%d_%H%M%S"
 
-_DATE_RE = re.compile(r"^\d{8}$")
-_TIMESTAMP_RE = re.compile(r"^\d{8}_\d{6}$")
 _FIELD = r"[A-Za-z0-9_-]+"
 _EXPRESSION = re.compile(
     rf"^\s*(?P<path>{_FIELD}(?:\.{_FIELD})*)\s*(?:\|\s*(?P<filter>[A-Za-z_]+)\s*(?::(?P<arg>[^|:]*))?)?\s*$"
@@ -639,63 +634,3 @@ def render_many(
     if errors:
         raise PathPlanError(errors)
     return result
-
-
-# ------------------------------------------------------------------------------- run stamp
-def run_instant(now: Union[None, str, datetime], tz: tzinfo = UTC) -> datetime:
-    """Return the run's time as an aware datetime in tz (naive datetimes are taken to be in tz already).
-
-    now: None (the current time), a datetime, an ISO 8601 string or a ``YYYYMMDD_HHMMSS`` stamp.
-    Shared by every step that needs the run's time (paths, commit messages, Nautobot write-back).
-    """
-    if now is None:
-        return datetime.now(tz)
-    if isinstance(now, str):
-        text = now.strip()
-        try:
-            if _TIMESTAMP_RE.match(text):
-                parsed = datetime.strptime(text, TIMESTAMP_FORMAT)
-            else:
-                parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-        except ValueError:
-            raise PathTemplateError(
-                f"the run timestamp {now!r} is neither ISO 8601 (2024-05-01T23:30:00Z) nor YYYYMMDD_HHMMSS",
-                placeholder="{timestamp}",
-            ) from None
-        now = parsed
-    if not isinstance(now, datetime):
-        raise PathTemplateError(
-            f"the run timestamp must be a datetime or a string, not {type(now).__name__}", placeholder="{timestamp}"
-        )
-    return now.astimezone(tz) if now.tzinfo is not None else now.replace(tzinfo=tz)
-
-
-def run_stamp(now: Union[None, str, datetime] = None, tz: tzinfo = UTC) -> Dict[str, str]:
-    """Return the run's ``{"date": "YYYYMMDD", "timestamp": "YYYYMMDD_HHMMSS"}`` from ONE instant.
-
-    now: None (the current time), a datetime, or an ISO 8601 string (``2024-05-01T23:30:00Z``,
-    ``2024-05-01``, ``20240501T233000+0200`` ...) or a ``YYYYMMDD_HHMMSS`` stamp, so a playbook
-    can compute it once and hand it to every device. Aware times are converted to tz (UTC by
-    default); naive ones are taken as already in tz. Compute it once per run: every device of
-    the run then gets the same ``{date}`` and ``{timestamp}``, even across midnight.
-    """
-    instant = run_instant(now, tz)
-    return {"date": instant.strftime(DATE_FORMAT), "timestamp": instant.strftime(TIMESTAMP_FORMAT)}
-
-
-def as_stamp(value: Union[None, str, datetime, Mapping[str, Any]], tz: tzinfo = UTC) -> Dict[str, str]:
-    """Return a run stamp from None, a datetime, a string (see run_stamp) or a stamp dict.
-
-    A dict is a stamp returned earlier (``{"date": ..., "timestamp": ...}``, e.g. registered
-    from a run_once task); it is checked, and ``date`` is derived when only ``timestamp`` is set.
-    """
-    if not isinstance(value, Mapping):
-        return run_stamp(value, tz)
-    timestamp = str(value.get("timestamp") or "")
-    date = str(value.get("date") or timestamp[:8])
-    if not _TIMESTAMP_RE.match(timestamp) or not _DATE_RE.match(date) or date != timestamp[:8]:
-        raise PathTemplateError(
-            f"the run stamp {dict(value)!r} must hold timestamp YYYYMMDD_HHMMSS and the matching date YYYYMMDD",
-            placeholder="{timestamp}",
-        )
-    return {"date": date, "timestamp": timestamp}

@@ -1,5 +1,7 @@
 """Tests of plugins/module_utils/git_repo.py against real git repositories in a temp directory.
 
+git_remote.py (URLs, credentials) and git_runner.py (running git) have their own test files.
+
 Remotes are bare repositories over file:// (testbed.git_remotes builds them with the git CLI);
 only the push rejection kinds git cannot be made to produce on demand are faked, by wrapping
 GitRunner.run for the push command.
@@ -20,30 +22,23 @@ from typing import Any, List
 import pytest
 import yaml
 
-from ansible_collections.netops.nautobot_backup.plugins.action.git_commit_push import ARGUMENT_SPEC
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import file_modes, private_umask
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_remote import GitAuth
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo import (
+    BackupRepository,
+    RepositoryMismatchError,
+    UnsafeCheckoutError,
+    message_placeholders,
+    relative_paths,
+    render_message,
+)
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_runner import (
     ASKPASS_TOKEN_VAR,
     NETWORK_COMMANDS,
-    SAFE_CONFIG,
-    BackupRepository,
-    GitAuth,
-    GitCommandError,
     GitInputError,
     GitRepoError,
     GitResult,
     GitRunner,
-    RepositoryMismatchError,
-    Scrubber,
-    UnsafeCheckoutError,
-    check_url,
-    classify,
-    message_placeholders,
-    redact_url,
-    relative_paths,
-    render_message,
-    same_remote,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import (
     Holder,
@@ -54,6 +49,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock im
     process_start,
 )
 from ansible_collections.netops.nautobot_backup.plugins.modules import git_commit_push as module_doc
+from ansible_collections.netops.nautobot_backup.plugins.modules.git_commit_push import ARGUMENT_SPEC
 from testbed.git_remotes import Remote, branches, clone, commit_files, empty, git, log, ls_tree, rev_parse, seeded, show
 
 VARS = {"timestamp": "20240501_213000", "date": "20240501"}
@@ -91,11 +87,11 @@ def advance(remote: Remote, tmp_path: Path, files: dict, message: str = "Other j
     return sha
 
 
-# ---------------------------------------------------------------- documentation, URLs, secrets, messages, paths
+# ---------------------------------------------------------------- documentation, messages, paths
 
 
 def test_documented_options_match_the_action_plugins_argument_spec() -> None:
-    """The spec lives in the action plugin ('message' is reserved for AnsibleModule), so check it here."""
+    """The spec lives beside the documentation; only the action plugin uses it ('message' is reserved)."""
     options = yaml.safe_load(module_doc.DOCUMENTATION)["options"]
     assert sorted(options) == sorted(ARGUMENT_SPEC)
     for name, spec in ARGUMENT_SPEC.items():
@@ -111,62 +107,6 @@ def test_documented_options_match_the_action_plugins_argument_spec() -> None:
         assert variable in " ".join(options[name]["description"]), name
     yaml.safe_load(module_doc.EXAMPLES)
     yaml.safe_load(module_doc.RETURN)
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://user:Zq9-tok@git.example.com/netops/configs.git",
-        "https://Zq9-tok@git.example.com/netops/configs.git",
-        "http://a:Zq9-tok@127.0.0.1:8080/x.git",
-        "ssh://git:Zq9-tok@git.example.com/x.git",
-    ],
-)
-def test_urls_with_credentials_are_refused_and_point_to_token(url: str) -> None:
-    with pytest.raises(GitInputError, match="'token' option") as info:
-        check_url(url)
-    assert "Zq9" not in str(info.value)
-    assert isinstance(info.value, NautobotBackupError)
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://git.example.com/netops/configs.git",
-        "ssh://git@git.example.com/netops/configs.git",
-        "git@git.example.com:netops/configs.git",
-        "file:///srv/git/configs.git",
-    ],
-)
-def test_urls_without_secret_are_accepted(url: str) -> None:
-    assert check_url(f"  {url} ") == url
-
-
-def test_redaction_and_remote_comparison() -> None:
-    assert redact_url("https://u:p@h.example/x.git") == "https://***@h.example/x.git"
-    assert redact_url("ssh://git@h.example/x.git") == "ssh://git@h.example/x.git"
-    assert same_remote("https://u:p@h.example/x.git/", "https://h.example/x.git")
-    assert not same_remote("https://h.example/y.git", "https://h.example/x.git")
-    scrub = Scrubber(["s3cr3t-token", None, ""])
-    text = scrub("fatal: https://bot:s3cr3t-token@h/x.git and s3cr3t-token again")
-    assert "s3cr3t-token" not in text
-    assert "https://***@h/x.git" in text
-
-
-@pytest.mark.parametrize(
-    ("output", "failure_class"),
-    [
-        ("fatal: Authentication failed for 'http://127.0.0.1/x.git/'", "auth_failed"),
-        ("fatal: could not read Username for 'https://h': terminal prompts disabled", "auth_failed"),
-        ("git@h: Permission denied (publickey).", "auth_failed"),
-        ("fatal: unable to access 'https://h/': Could not resolve host: h", "unreachable"),
-        ("fatal: unable to access 'http://127.0.0.1:1/': Failed to connect to 127.0.0.1", "unreachable"),
-        ('Timeout: the command "git push" did not complete in 5 secs.', "timeout"),
-        ("error: something else", "other"),
-    ],
-)
-def test_failure_classes(output: str, failure_class: str) -> None:
-    assert classify(output) == failure_class
 
 
 def test_message_template_placeholders() -> None:
@@ -210,49 +150,6 @@ def test_relative_paths_and_the_backup_writer_share_one_confinement_rule(tmp_pat
         confine(root, bad)
     with pytest.raises(GitInputError, match="not a file path inside the checkout"):
         relative_paths(root, [bad])
-
-
-def test_askpass_environment_holds_no_secret_in_files_and_answers_git(tmp_path: Path) -> None:
-    auth = GitAuth(username="backup-bot", token="tok-123456")
-    assert "tok-123456" not in repr(auth)
-    with auth.environment() as env:
-        script = Path(env["GIT_ASKPASS"])
-        assert "tok-123456" not in script.read_text()
-        assert oct(script.stat().st_mode & 0o777) == "0o700"
-        assert env[ASKPASS_TOKEN_VAR] == "tok-123456"
-        assert env["GIT_TERMINAL_PROMPT"] == "0"
-        count = int(env["GIT_CONFIG_COUNT"])
-        assert env[f"GIT_CONFIG_KEY_{count - 1}"] == "credential.helper"
-        assert env[f"GIT_CONFIG_VALUE_{count - 1}"] == ""
-        full = {**os.environ, **env}
-        answer = subprocess.run(
-            [str(script), "Username for 'https://h': "], env=full, capture_output=True, text=True, check=True
-        )
-        assert answer.stdout == "backup-bot\n"
-        answer = subprocess.run(
-            [str(script), "Password for 'https://h': "], env=full, capture_output=True, text=True, check=True
-        )
-        assert answer.stdout == "tok-123456\n"
-    assert not script.exists()
-
-
-def test_ssh_key_environment(tmp_path: Path) -> None:
-    key = tmp_path / "my key"
-    key.write_text("not a real key")
-    with GitAuth(ssh_key_file=str(key)).environment() as env:
-        assert env["GIT_SSH_COMMAND"].startswith(f"ssh -i '{key}' -o IdentitiesOnly=yes")
-        assert "StrictHostKeyChecking=accept-new" in env["GIT_SSH_COMMAND"]
-        assert "GIT_ASKPASS" not in env
-    with pytest.raises(GitInputError, match="does not exist"), GitAuth(ssh_key_file=str(tmp_path / "no")).environment():
-        pass
-
-
-def test_runner_scrubs_secrets_from_output() -> None:
-    runner = GitRunner(secrets=["hunter2-token"])
-    with pytest.raises(GitCommandError) as info:
-        runner.run("rev-parse", "hunter2-token")
-    assert "hunter2-token" not in str(info.value)
-    assert "********" in str(info.value)
 
 
 def test_invalid_branch_is_refused(tmp_path: Path, remote: Remote) -> None:
@@ -889,22 +786,6 @@ def test_token_environment_only_reaches_network_commands(tmp_path: Path, remote:
         else:
             assert not seen.get(ASKPASS_TOKEN_VAR) and "GIT_ASKPASS" not in seen, command
             assert "tok-123456" not in " ".join(seen.values()), command
-
-
-def test_every_git_command_gets_the_safe_settings() -> None:
-    calls: List[List[str]] = []
-
-    class Spy:
-        def execute(self, command: List[str], **_kwargs: Any) -> tuple:
-            calls.append(command)
-            return 0, b"", b""
-
-    runner = GitRunner()
-    runner._git = Spy()  # type: ignore[assignment]
-    runner.run("status", cwd=Path("/x"))
-    assert calls[0][:3] == ["git", "-C", "/x"]
-    assert calls[0][3:-1] == list(SAFE_CONFIG) and calls[0][-1] == "status"
-    assert "core.hooksPath=/dev/null" in SAFE_CONFIG and "core.fsmonitor=false" in SAFE_CONFIG
 
 
 @pytest.mark.parametrize(("file_mode", "dir_mode"), [("0600", 0o700), ("0640", 0o750)])
