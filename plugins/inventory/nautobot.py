@@ -85,7 +85,9 @@ options:
     type: int
     default: 4
   device_ids:
-    description: Only these devices, by Nautobot UUID (the seed's C(inventory) list).
+    description:
+      - Only these devices, by Nautobot UUID.
+      - The alias C(inventory) keeps the name that existing job definitions give this list.
     type: list
     elements: str
     default: []
@@ -187,7 +189,7 @@ keyed_groups:
   - key: nautobot.device_type.model
     prefix: model
 ---
-# Exactly these devices (the seed's "inventory" list), with a cache.
+# Exactly these devices, by UUID (device_ids, alias inventory), with a cache.
 plugin: netops.nautobot_backup.nautobot
 url: https://nautobot.example.com
 inventory:

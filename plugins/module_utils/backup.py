@@ -2,8 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Back up one device: paths, fetch, clean, validate, sanitize, write. One call, one result.
 
-Replaces the seed's ``DeviceBackupService.backup_single_device``. The order is what makes
-it safe: every path is rendered and confined, and the running (and startup) config is
+The order is what makes it safe: every path is rendered and confined, and the running (and startup) config is
 fetched, cleaned and validated, before anything is written. So a bad template, an
 unreachable device or an invalid output never replaces the previous good file.
 """

@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fetch devices from Nautobot's GraphQL API, page by page, and turn each into host facts.
 
-Replaces the GraphQL half of the seed's ``DeviceConfigService``. The query asks for the
-fields path templates and groups need (MISSION section 3); pages are fetched with
+The query asks for the fields that path templates, groups and the ``nautobot`` host facts
+need; pages are fetched with
 limit/offset and yielded one at a time, so callers can stream them into an inventory
 with bounded memory. The next page is requested while the caller processes the current
 one, which overlaps Nautobot's server time with the controller's work.

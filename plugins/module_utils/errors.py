@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-# Per-device failure classes (MISSION section 4.1). Every failed device carries one.
+# Per-device failure classes (a failed device's ``error_class``). Every failed device carries one.
 # host_key_mismatch: the device's SSH host key differs from a known one; raised before any credential is sent.
 FAILURE_CLASSES = (
     "unreachable",

@@ -2,9 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The job dispatcher's rules: one job-type table, its validation, parameters, and who ran the job.
 
-Replaces the seed's two competing Celery task registries (whichever module was imported
-last won, so job types randomly failed with "Unknown job type"). Here there is exactly one
-table, ``playbooks/vars/job_types.yml``: a list of entries ``{name, runner, description,
+There is exactly one table, so whether a job type exists never depends on load order:
+``playbooks/vars/job_types.yml``, a list of entries ``{name, runner, description,
 defaults, retired}``. ``load_table`` refuses a type listed twice or an entry without a
 runner; ``resolve`` gives the exact messages for unknown and retired types; and
 ``merge_parameters`` applies the documented precedence: the type's defaults, then

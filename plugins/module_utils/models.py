@@ -1,6 +1,6 @@
 # Copyright: netops.nautobot_backup contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Result models shared by every module, role and report (MISSION section 6).
+"""Result models shared by every module, role and report.
 
 One schema for every result: a device backup (``DeviceBackupInfo``), the Git steps
 (``GitStatus``, ``GitCommitStatus``), the credential used (``CredentialInfo``, which

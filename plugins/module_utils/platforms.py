@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Map a Nautobot platform to a netmiko device type and an Ansible network OS.
 
-Replaces the seed's ``NetmikoPlatformMapper``, whose substring table turned
-"Cisco NX-OS" and "FortiOS" into ``cisco_ios``. Lookups here are exact, in this order:
+Lookups are exact (a substring match would turn "Cisco NX-OS" or "FortiOS" into
+``cisco_ios``), in this order:
 
 1. Nautobot's ``platform.network_driver_mappings`` (``netmiko`` / ``ansible`` key);
 2. the platform's ``network_driver`` through netutils' library mappers;

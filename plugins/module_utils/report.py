@@ -1,7 +1,6 @@
-"""Assemble the run result (MISSION section 6), write it as JSON, and summarise it for people.
+"""Assemble the run result (models.BackupRunResult), write it as JSON, and summarise it for people.
 
-Replaces the seed's ``prepare_backup_result`` and ``finalize_backup_task`` reporting. The
-same ``BackupRunResult`` feeds the JSON report file, ``set_stats`` (AWX artifacts) and the
+The same ``BackupRunResult`` feeds the JSON report file, ``set_stats`` (AWX artifacts) and the
 end-of-play summary, so they can never disagree. ``success`` is derived: false when any
 device failed or the push failed.
 """

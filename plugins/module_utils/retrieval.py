@@ -2,9 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fetch a device's running and startup configuration with netmiko, classifying every failure.
 
-Replaces the netmiko half of the seed's ``DeviceConfigService``. Differences that matter:
-a startup config that the platform lacks, or that the device rejects or times out on,
-never fails the running backup (the seed failed the whole device); every failure carries
+A startup config that the platform lacks, or that the device rejects or times out on,
+never fails the running backup (the running config is what matters most); every failure carries
 one of the failure classes of errors.FAILURE_CLASSES; and no message ever contains the
 password or the enable secret.
 """

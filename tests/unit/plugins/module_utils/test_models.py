@@ -16,12 +16,12 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.models impo
     TimestampUpdateStatus,
 )
 
-MISSION_DEVICE_FIELDS = {
+DOCUMENTED_DEVICE_FIELDS = {
     "device_id", "device_name", "device_ip", "platform", "nautobot_fetch_success", "ssh_connection_success",
     "running_config_success", "startup_config_success", "running_config_bytes", "startup_config_bytes",
     "running_config_file", "startup_config_file", "unsaved_changes", "changed", "error", "error_class",
 }
-MISSION_RUN_FIELDS = {
+DOCUMENTED_RUN_FIELDS = {
     "success", "devices_backed_up", "devices_failed", "backed_up_devices", "failed_devices", "git_status",
     "git_commit_status", "credential_info", "timestamp_update_status", "repository", "commit_date",
     "triggered_by", "executed_by",
@@ -41,9 +41,9 @@ def failed_device(name: str = "r2", error_class: str = "auth_failed") -> DeviceB
     )
 
 
-def test_schemas_carry_every_mission_field():
-    assert MISSION_DEVICE_FIELDS <= set(DeviceBackupInfo.model_fields)
-    assert MISSION_RUN_FIELDS <= set(BackupRunResult.model_fields)
+def test_schemas_carry_every_documented_field():
+    assert DOCUMENTED_DEVICE_FIELDS <= set(DeviceBackupInfo.model_fields)
+    assert DOCUMENTED_RUN_FIELDS <= set(BackupRunResult.model_fields)
     assert {"enabled", "custom_field_name", "updated_count", "failed_count", "errors"} <= set(
         TimestampUpdateStatus.model_fields
     )
@@ -82,7 +82,7 @@ def test_error_without_class_becomes_other_and_class_needs_message():
         ([ok_device("r1"), ok_device("r3")], GitCommitStatus(committed=True, pushed=True, commit_hash="abc"), True),
         ([ok_device("r1")], GitCommitStatus(), True),  # nothing changed: no commit is still a success
         ([ok_device("r1"), failed_device("r2")], GitCommitStatus(committed=True, pushed=True), False),
-        ([failed_device("r1"), failed_device("r2", "timeout")], GitCommitStatus(), False),  # the seed said success
+        ([failed_device("r1"), failed_device("r2", "timeout")], GitCommitStatus(), False),  # all failed: no success
         ([ok_device("r1")], GitCommitStatus(committed=True, pushed=False), False),  # push failed
         ([ok_device("r1")], GitCommitStatus(error="rejected"), False),
         ([], GitCommitStatus(), True),
@@ -110,7 +110,7 @@ def test_run_result_is_json_ready():
         commit_date="2026-11-24T02:00:00+00:00",
     )
     data = json.loads(json.dumps(result.to_dict()))
-    assert MISSION_RUN_FIELDS <= set(data)
+    assert DOCUMENTED_RUN_FIELDS <= set(data)
     assert data["failed_devices"][0]["error_class"] == "auth_failed"
     assert data["success"] is False
 

@@ -29,7 +29,7 @@ NAUTOBOT_IOS = {
         ({"name": "Edge", "network_driver": "cisco_nxos"}, "cisco_nxos"),
         ({"name": "Edge", "network_driver": "juniper_junos", "network_driver_mappings": None}, "juniper_junos"),
         ({"name": "Edge", "network_driver": "cisco_xr", "network_driver_mappings": {}}, "cisco_xr"),
-        # 3. exact names; the seed's substring map sent both of these to cisco_ios.
+        # 3. exact names; a substring match would send both of these to cisco_ios.
         ("Cisco NX-OS", "cisco_nxos"),
         ("FortiOS", "fortinet"),
         ({"name": "FortiOS"}, "fortinet"),

@@ -300,7 +300,7 @@ COMMUNITY = "Comm-5ecret-9q"
 @pytest.mark.parametrize(
     ("text", "raw", "rule", "where"),
     [
-        # truncated: the last line (what the seed's message quoted) carries the community
+        # truncated: the last line (which a message quoting it would leak) carries the community
         (BODY + f"snmp-server community {COMMUNITY} RO\n", None, "no_end_marker", "the last line (line 6)"),
         # an error marker among config lines that carry it
         (f"snmp-server community {COMMUNITY} RO\n\n% Invalid input {COMMUNITY}\n" + BODY + "end\n", None,
