@@ -1,4 +1,4 @@
-"""Benchmark of the Git publish step: commit and push 10,000 changed backup files (MISSION target: <= 15 s).
+"""Benchmark of the Git publish step: commit and push 10,000 changed backup files (target: <= 15 s).
 
 Builds a seeded bare remote, prepares a checkout with ``BackupRepository.prepare``, writes N
 configuration files (~1.5 KB each, not timed) and times ``BackupRepository.publish``: reset the
@@ -9,36 +9,34 @@ pushes through the test bed's authenticated HTTP server (git-http-backend, token
 started and stopped by PID here. ``--playbook`` also times a publish of N changed files as one
 ``ansible-playbook`` task (the action plugin, N paths in ``files``).
 
-    .venv/bin/python benchmarks/git_10k.py [--files 10000] [--http] [--playbook] [--json]
+    make bench BENCH=git_10k BENCH_ARGS="[--files 10000] [--http] [--playbook] [--json]"
+
+It imports the collection's Git code as ``ansible_collections.netops.nautobot_backup`` and the test bed as
+``testbed``, both from PYTHONPATH, which ``make bench`` sets (``tests`` and the collections path); the
+playbook runs the collection of ``ANSIBLE_COLLECTIONS_PATH``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import resource
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / ".build" / "collections")]
+import measure
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo import (  # noqa: E402
-    BackupRepository,
-    GitAuth,
-    GitRunner,
-)
-from testbed import git_http  # noqa: E402
-from testbed.ansible_run import run_playbook  # noqa: E402
-from testbed.git_remotes import ls_tree, seeded  # noqa: E402
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_remote import GitAuth
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo import BackupRepository
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_runner import GitRunner
+from testbed import git_http
+from testbed.ansible_run import run_playbook
+from testbed.git_remotes import ls_tree, seeded
 
 PLAYBOOK = """
 - name: Publish the benchmark files
@@ -78,7 +76,7 @@ def write_files(root: Path, count: int, generation: int) -> List[str]:
 
 def timed_publish(repo: BackupRepository, files: List[str]) -> Dict[str, Any]:
     """Publish files and return the outcome with its wall time."""
-    cpu_before = _cpu_seconds()
+    cpu_before = measure.own_cpu_s()
     started = time.perf_counter()
     outcome = repo.publish(files, message_vars={"timestamp": "20240501_213000", "date": "20240501"})
     elapsed = time.perf_counter() - started
@@ -87,17 +85,10 @@ def timed_publish(repo: BackupRepository, files: List[str]) -> Dict[str, Any]:
         raise SystemExit(f"publish failed: {status.error}")
     return {
         "seconds": round(elapsed, 2),
-        "cpu_seconds": round(_cpu_seconds() - cpu_before, 2),
+        "cpu_seconds": round(measure.own_cpu_s() - cpu_before, 2),
         "files_changed": status.files_changed,
         "pushed": status.pushed,
     }
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU of this process and its finished children (the git commands), load-independent."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -109,9 +100,11 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args()
 
+    collections = measure.collections_path() if options.playbook else ""
     base = Path(tempfile.mkdtemp(prefix="git-10k-"))
     server = None
     rows: Dict[str, Any] = {"files": options.files, "transport": "http" if options.http else "file"}
+    rows["load_before"] = measure.load()
     try:
         remote = seeded(base / "remotes" / "configs.git")
         url = remote.url
@@ -144,22 +137,29 @@ def main() -> None:
                 json.dumps({"repo_dir": str(repo.path), "repo_url": url, "files": files}), encoding="utf-8"
             )
             started = time.perf_counter()
-            done = run_playbook(base / "pb.yml", base / "hosts.ini", args=["-e", f"@{base / 'vars.json'}"])
+            done = run_playbook(
+                base / "pb.yml",
+                base / "hosts.ini",
+                args=["-e", f"@{base / 'vars.json'}"],
+                env={"ANSIBLE_COLLECTIONS_PATH": collections},
+            )
             rows["playbook_publish_s"] = round(time.perf_counter() - started, 2)
             if done.returncode != 0:
                 raise SystemExit(done.stdout + done.stderr)
-        assert len(ls_tree(remote)) == options.files + 1  # nosec B101 - a benchmark sanity check
+        if len(ls_tree(remote)) != options.files + 1:
+            raise SystemExit(f"the remote holds {len(ls_tree(remote))} entries, expected {options.files + 1}")
     finally:
         if server is not None:
             server.stop()
         shutil.rmtree(base, ignore_errors=True)
+    rows["load_after"] = measure.load()
     if options.json:
         print(json.dumps(rows, indent=2))
         return
     for key, value in rows.items():
         print(f"{key:32} {value}")
     version = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False).stdout.strip()
-    print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}, {version}")
+    print(f"{measure.load_line()}, {version}")
 
 
 if __name__ == "__main__":

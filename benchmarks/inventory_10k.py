@@ -13,8 +13,12 @@ the benchmark fails. The plugin's own fetch (``iter_device_pages``: the lookups,
 query, variables, paging and parallel requests) is also timed without Ansible to show the
 server's share. Stops what it started, by PID.
 
-    .venv/bin/python benchmarks/inventory_10k.py [--repeat 3] [--rows all|NAME,...] [--json FILE]
-        [--profile FILE.prof] [--server-breakdown] [--keep-running]
+    make bench BENCH=inventory_10k BENCH_ARGS="[--repeat 3] [--rows all|NAME,...] [--json FILE]
+        [--profile FILE.prof] [--server-breakdown] [--keep-running]"
+
+The plugin's fetch code is imported as ``ansible_collections.netops.nautobot_backup`` and the test bed as
+``testbed``, both from PYTHONPATH (``make bench`` sets it); ``ansible-inventory`` runs the collection of
+``ANSIBLE_COLLECTIONS_PATH``.
 
 Rows (``--rows``): ``p1000`` (10,000 devices, default page_size 1000), ``p0`` (page_size 0,
 one unpaged request), ``p2500``, ``p500``, ``p200``, ``t2500`` / ``t5000`` / ``t7500`` / ``t10000``
@@ -43,24 +47,16 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import threading
 import time
-import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+import measure
 import requests
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-COLLECTIONS = REPO / ".build" / "collections"
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(COLLECTIONS))
-if not (COLLECTIONS / "ansible_collections" / "netops" / "nautobot_backup").exists():
-    sys.exit(f"{COLLECTIONS} has no netops.nautobot_backup; run `make collection` first")
-
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_query import (  # noqa: E402
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_query import (
     DEVICE_FIELDS,
     LOOKUP_QUERY,
     TAGS_FIELD,
@@ -68,19 +64,18 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_quer
     build_tag_query,
     iter_device_pages,
 )
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_client import (  # noqa: E402
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_client import (
     NautobotClient,
 )
-from testbed import nautobot_install as inst  # noqa: E402
-from testbed import procs  # noqa: E402
-from testbed.nautobot_bed import NautobotInstance, Started  # noqa: E402
-from testbed.nautobot_bulk_seed import BenchSpec, BulkSeedError, seed_bench, tenant_name, verify  # noqa: E402
-from testbed.nautobot_services import ServiceError  # noqa: E402
+from testbed import nautobot_install as inst
+from testbed import procs
+from testbed.nautobot_bed import NautobotInstance, Started
+from testbed.nautobot_bulk_seed import BenchSpec, BulkSeedError, seed_bench, tenant_name, verify
+from testbed.nautobot_services import ServiceError
 
 PLUGIN = "netops.nautobot_backup.nautobot"
 ANSIBLE_INVENTORY = Path(sys.executable).parent / "ansible-inventory"
 STAGES = Path(__file__).resolve().parent / "inventory_stages.py"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 RUN_TIMEOUT = 600.0
 GOAL_SECONDS = 10.0
 GOAL_MIB = 300.0
@@ -182,30 +177,6 @@ def inventory_file(row: Row, directory: Path) -> Path:
 
 
 # -- measuring ----------------------------------------------------------------------------------
-def _cpu_ticks(pid: int, children: bool = False) -> int:
-    """utime+stime of pid (plus its reaped children's when children), in clock ticks; 0 if gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(") ", 1)[1].split()
-    except (OSError, IndexError):
-        return 0
-    ticks = int(fields[11]) + int(fields[12])
-    if children:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks
-
-
-def _proc_table() -> List[tuple[int, int, int]]:
-    """(pid, ppid, pgrp) of every process."""
-    table = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text(encoding="ascii").rsplit(") ", 1)[1].split()
-            table.append((int(stat.parent.name), int(fields[1]), int(fields[2])))
-        except (OSError, IndexError, ValueError):
-            continue
-    return table
-
-
 def server_cpu(instance: NautobotInstance) -> tuple[float, float]:
     """CPU seconds used so far by the instance's uWSGI processes and by the PostgreSQL cluster.
 
@@ -213,93 +184,38 @@ def server_cpu(instance: NautobotInstance) -> tuple[float, float]:
     reaped children (Nautobot opens a connection per request, CONN_MAX_AGE=0) plus the live
     backends. PostgreSQL is shared with any other running instance, so keep those idle.
     """
-    table = _proc_table()
+    table = measure.process_table()
     master = instance.server_pid()
-    uwsgi = sum(_cpu_ticks(pid) for pid, _ppid, pgrp in table if master and pgrp == master)
+    uwsgi = sum(measure.process_cpu_s(pid) for pid, _ppid, pgrp in table if master and pgrp == master)
     postmaster = instance.pg.pid()
-    pg = 0
+    pg = 0.0
     if postmaster:
-        backends = sum(_cpu_ticks(pid) for pid, ppid, _pgrp in table if ppid == postmaster)
-        pg = _cpu_ticks(postmaster, children=True) + backends
-    return uwsgi / CLK_TCK, pg / CLK_TCK
-
-
-def busy_cpu() -> float:
-    """Non-idle CPU seconds of the whole machine so far (all cores, from /proc/stat)."""
-    fields = [int(value) for value in Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    guest = sum(fields[8:10])  # guest time is already counted in user/nice
-    return (sum(fields) - idle - guest) / CLK_TCK
+        backends = sum(measure.process_cpu_s(pid) for pid, ppid, _pgrp in table if ppid == postmaster)
+        pg = measure.process_cpu_s(postmaster, children=True) + backends
+    return uwsgi, pg
 
 
 def uwsgi_peak_rss_mib(instance: NautobotInstance) -> float:
     """Largest peak RSS (VmHWM) of the instance's uWSGI processes so far: what one worker needed at most."""
     master = instance.server_pid()
-    peak = 0
-    for pid, _ppid, pgrp in _proc_table():
-        if master and pgrp == master:
-            try:
-                status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-            except OSError:
-                continue
-            for line in status.splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-    return peak / 1024
+    pids = [pid for pid, _ppid, pgrp in measure.process_table() if master and pgrp == master]
+    return max([0.0] + [measure.process_memory_mib(pid)["peak_rss"] for pid in pids])
 
 
-# A small intermediate process that forks the measured command and reports that child's
-# rusage. Linux carries the peak RSS of the process that forks and execs into the child's
-# ru_maxrss, so a child forked straight from this (large) benchmark process would report at
-# least the benchmark's own size (about 190 MiB after reading a 10,000-host answer).
-_RUSAGE_WRAPPER = """
-import json, os, sys
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-_pid, status, usage = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as out:
-    json.dump({"ru_maxrss": usage.ru_maxrss, "ru_utime": usage.ru_utime, "ru_stime": usage.ru_stime}, out)
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
-def run_child(cmd: Sequence[str], env: Dict[str, str], stdout: Path, stderr: Path) -> tuple[int, float, Any]:
-    """Run cmd with stdout/stderr to files; return (exit code, wall seconds, its rusage).
-
-    The rusage (peak RSS ``ru_maxrss`` in KiB, CPU) is exactly this command's, like
-    ``/usr/bin/time -v``, taken by a small wrapper process (see _RUSAGE_WRAPPER); the wall
-    time includes the wrapper's start (about 20 ms). A run over RUN_TIMEOUT is killed.
-    """
-    usage_file = stdout.with_suffix(".rusage.json")
-    wrapped = [sys.executable, "-S", "-c", _RUSAGE_WRAPPER, str(usage_file), *cmd]
+def run_child(cmd: Sequence[str], env: Dict[str, str], stdout: Path, stderr: Path) -> measure.ChildUsage:
+    """Run cmd with stdout/stderr to files and return what it cost (measure.run_child); over RUN_TIMEOUT fails."""
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(wrapped, stdout=out, stderr=err, env=env, stdin=subprocess.DEVNULL)
-        timer = threading.Timer(RUN_TIMEOUT, proc.kill)
-        timer.start()
         try:
-            code = proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            timer.cancel()
-        wall = time.perf_counter() - started
-    try:
-        usage = types.SimpleNamespace(**json.loads(usage_file.read_text(encoding="utf-8")))
-    except (OSError, ValueError) as exc:
-        raise BenchmarkError(f"no resource usage from the wrapper of {cmd[0]} (exit {code})") from exc
-    usage_file.unlink()
-    return code, wall, usage
+            return measure.run_child(cmd, env=env, stdout=out, stderr=err, timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired as exc:
+            raise BenchmarkError(f"{cmd[0]} ran longer than {RUN_TIMEOUT:.0f} s and was killed") from exc
 
 
-def ansible_env(url: str, token: str, collections: Path) -> Dict[str, str]:
+def ansible_env(url: str, token: str, collections: str) -> Dict[str, str]:
     """Environment of an ansible-inventory run: our collection only, url/token as the plugin reads them."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "NAUTOBOT_"))}
     env.update(
-        ANSIBLE_COLLECTIONS_PATH=str(collections),
+        ANSIBLE_COLLECTIONS_PATH=collections,
         ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_DEPRECATION_WARNINGS="0",
@@ -337,19 +253,19 @@ def time_row(
     runs = []
     for attempt in range(1, repeat + 1):
         out, err = work / f"{row.name}.{attempt}.out", work / f"{row.name}.{attempt}.err"
-        before, busy_before = server_cpu(instance), busy_cpu()
-        code, wall, usage = run_child(command, env, out, err)
-        after, busy = server_cpu(instance), busy_cpu() - busy_before
-        if code != 0:
+        before, busy_before = server_cpu(instance), measure.machine_busy_cpu_s()
+        usage = run_child(command, env, out, err)
+        after, busy = server_cpu(instance), measure.machine_busy_cpu_s() - busy_before
+        if usage.returncode != 0:
             tail = err.read_text(encoding="utf-8", errors="replace")[-3000:]
-            raise BenchmarkError(f"row {row.name}: ansible-inventory exited {code}:\n{tail}")
+            raise BenchmarkError(f"row {row.name}: ansible-inventory exited {usage.returncode}:\n{tail}")
         hosts = count_hosts(out, row)
         if hosts != row.expected:
             raise BenchmarkError(f"row {row.name}: {hosts} hosts listed, Nautobot has {row.expected}")
-        cpu = usage.ru_utime + usage.ru_stime
+        cpu = usage.cpu_s
         run = Run(
-            wall_s=wall,
-            peak_rss_mib=usage.ru_maxrss / 1024,
+            wall_s=usage.wall_s,
+            peak_rss_mib=usage.peak_rss_mib,
             cpu_s=cpu,
             server_cpu_s=after[0] - before[0],
             postgres_cpu_s=after[1] - before[1],
@@ -526,7 +442,8 @@ def profile(row: Row, env: Dict[str, str], work: Path, target: Path, top: int) -
     """
     config = inventory_file(row, work)
     cmd = [sys.executable, "-m", "cProfile", "-o", str(target), str(ANSIBLE_INVENTORY), "-i", str(config), "--list"]
-    code, wall, usage = run_child(cmd, env, work / "profile.out", work / "profile.err")
+    usage = run_child(cmd, env, work / "profile.out", work / "profile.err")
+    code, wall = usage.returncode, usage.wall_s
     if code != 0:
         raise BenchmarkError(f"profiled run exited {code}: {(work / 'profile.err').read_text()[-2000:]}")
     stats = pstats.Stats(str(target))
@@ -536,7 +453,7 @@ def profile(row: Row, env: Dict[str, str], work: Path, target: Path, top: int) -
             if function == name and filename.endswith(suffix):
                 cumulative[(suffix, name)] = cumulative.get((suffix, name), 0.0) + cum
     lines = [
-        f"profiled run: {wall:.2f} s wall with the profiler's overhead, {usage.ru_maxrss / 1024:.0f} MiB peak RSS",
+        f"profiled run: {wall:.2f} s wall with the profiler's overhead, {usage.peak_rss_mib:.0f} MiB peak RSS",
         "--- phases (cumulative seconds under the profiler) ---",
     ]
     lines += [f"{cumulative.get((suffix, name), 0.0):8.2f} s  {label}" for label, suffix, name in PHASES]
@@ -552,7 +469,15 @@ class _Capture:
     """A minimal text sink for pstats (which writes with print(..., file=stream)); shortens paths."""
 
     PREFIXES = sorted(
-        {sysconfig.get_paths()["purelib"] + "/", sysconfig.get_paths()["stdlib"] + "/", str(COLLECTIONS) + "/"},
+        {
+            sysconfig.get_paths()["purelib"] + "/",
+            sysconfig.get_paths()["stdlib"] + "/",
+            *(
+                root.rstrip("/") + "/"
+                for root in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep)
+                if root
+            ),
+        },
         key=len,
         reverse=True,
     )
@@ -633,10 +558,11 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     rows = [row for row in make_rows(spec) if wanted is None or row.name in wanted]
     if wanted is not None and wanted - {row.name for row in rows}:
         raise BenchmarkError(f"unknown rows: {sorted(wanted - {row.name for row in rows})}")
+    collections = measure.collections_path()
 
     instance = NautobotInstance(args.instance)
     started = Started()
-    report: Dict[str, Any] = {"devices": spec.devices, "cores": os.cpu_count(), "load_before": os.getloadavg()}
+    report: Dict[str, Any] = {"devices": spec.devices, "command": " ".join(sys.argv), "load_before": measure.machine()}
     try:
         clock = time.monotonic()
         instance.up(started=started)
@@ -648,7 +574,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         print(f"bench instance at {url}: {json.dumps({k: report[k] for k in ('up_s', 'seed', 'warm_up_s')})}")
         report["nautobot"] = inst.installed_version()
         report["server_memory_mib"] = instance.memory_mib()
-        env = ansible_env(url, token, COLLECTIONS)
+        env = ansible_env(url, token, collections)
         results = []
         with tempfile.TemporaryDirectory(prefix="inventory-bench-") as tmp:
             work = Path(tmp)
@@ -670,7 +596,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         report["results"] = results
         report["server_memory_after_mib"] = instance.memory_mib()
     finally:
-        report["load_after"] = os.getloadavg()
+        report["load_after"] = measure.load()
         if not args.keep_running:
             instance.down(started=started)
     return report
@@ -715,6 +641,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     print()
     print(markdown(report["results"]))
+    print(f"\n{measure.load_line(report['load_before'])} (before) -> {measure.load_line(report['load_after'])} (after)")
     if "profile" in report:
         print()
         print(report["profile"])

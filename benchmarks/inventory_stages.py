@@ -1,6 +1,6 @@
 """Run ``ansible-inventory`` and report the memory and time of its stages (for benchmarks/inventory_10k.py).
 
-    python benchmarks/inventory_stages.py -i nautobot.yml --list > out.json
+    ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/python benchmarks/inventory_stages.py -i nautobot.yml --list
 
 Same arguments and output as ``ansible-inventory``; on stderr, one line per stage:
 ``STAGE <name> <seconds since start> <RSS MiB> <peak RSS MiB>`` for ``parse`` (the
@@ -12,24 +12,20 @@ peak RSS between ``hostvars`` and ``dump`` is ansible-inventory's serialisation 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
+import measure
 from ansible.cli import inventory as inventory_cli
 
 STARTED = time.monotonic()
 
 
 def _stage(name: str) -> None:
-    values = {}
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            key, _sep, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(value.split()[0]) / 1024
-    sys.stderr.write(
-        f"STAGE {name} {time.monotonic() - STARTED:.2f} {values.get('VmRSS', 0):.1f} {values.get('VmHWM', 0):.1f}\n"
-    )
+    """Write one STAGE line: seconds since start, current and peak RSS of this process."""
+    memory = measure.process_memory_mib(os.getpid())
+    sys.stderr.write(f"STAGE {name} {time.monotonic() - STARTED:.2f} {memory['rss']:.1f} {memory['peak_rss']:.1f}\n")
 
 
 def _wrap(owner: type, attribute: str, stage: str, static: bool = False) -> None:

@@ -8,14 +8,15 @@ successful only if its output, without volatile lines, equals the lab's canonica
 config. Prints wall time, per-fetch p50/p95, failures and the lab process's peak RSS
 and CPU time (from /proc), then stops the lab by PID.
 
-    .venv/bin/python benchmarks/lab_capacity.py [--devices 500] [--workers 50] [--json]
+    make bench BENCH=lab_capacity BENCH_ARGS="[--devices 500] [--workers 50] [--json]"
+
+The lab comes from the test bed (``lab``, ``testbed``), imported from PYTHONPATH=tests (``make bench`` sets it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -24,32 +25,22 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import measure
 import yaml
+from netmiko import ConnectHandler
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from netmiko import ConnectHandler  # noqa: E402
-
-from lab.client import LabClient  # noqa: E402
-from lab.lifecycle import start_lab, stop_lab  # noqa: E402
-from lab.platforms import strip_volatile  # noqa: E402
-from testbed import procs  # noqa: E402
+from lab.client import LabClient
+from lab.lifecycle import start_lab, stop_lab
+from lab.platforms import strip_volatile
+from testbed import procs
 
 PLATFORMS = ["cisco_ios", "cisco_nxos", "arista_eos", "juniper_junos", "cisco_xr"]
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def proc_stats(pid: int) -> dict[str, float]:
-    """Return peak RSS (MiB), current RSS (MiB) and CPU seconds (user+system) of pid."""
-    status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-    fields = {line.split(":")[0]: line.split(":")[1].strip() for line in status.splitlines() if ":" in line}
-    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(") ", 1)[1].split()
-    return {
-        "peak_rss_mib": int(fields["VmHWM"].split()[0]) / 1024,
-        "rss_mib": int(fields["VmRSS"].split()[0]) / 1024,
-        "cpu_s": (int(stat[11]) + int(stat[12])) / CLK_TCK,
-    }
+    """Return peak RSS (MiB), current RSS (MiB) and CPU seconds (user+system) of the lab process."""
+    memory = measure.process_memory_mib(pid)
+    return {"peak_rss_mib": memory["peak_rss"], "rss_mib": memory["rss"], "cpu_s": measure.process_cpu_s(pid)}
 
 
 def fetch(lab: LabClient, dev: dict[str, Any], read_timeout: float) -> dict[str, Any]:
@@ -97,6 +88,7 @@ def run(devices: int, workers: int, config_lines: int, read_timeout: float) -> d
         lab.clear_log()
         t0 = time.monotonic()
         client_cpu0 = time.process_time()
+        load_before = measure.load()
         with ThreadPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(lambda d: fetch(lab, d, read_timeout), lab.devices))
         wall = time.monotonic() - t0
@@ -127,7 +119,8 @@ def run(devices: int, workers: int, config_lines: int, read_timeout: float) -> d
         "lab_cpu_fetch_s": round(busy["cpu_s"] - idle["cpu_s"], 2),
         "client_cpu_s": round(client_cpu, 2),
         "log_connects": sum(1 for e in events if e["event"] == "connect"),
-        "cores": os.cpu_count(),
+        "load_before": load_before,
+        "load_after": measure.load(),
     }
 
 
