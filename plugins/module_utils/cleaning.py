@@ -18,7 +18,7 @@ import re
 from functools import lru_cache
 from typing import List, Optional, Pattern, Sequence, Tuple
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import PlatformCommands
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup_commands import PlatformCommands
 
 # CR LF, CR CR LF, LF CR and lone CRs all end a line (as netmiko normalises them).
 _LINE_BREAK = re.compile(r"\r*\n\r?|\r+")

@@ -24,16 +24,16 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_jobs import (
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup_commands import (
+    UnsupportedPlatformError,
+    canonical_device_type,
+)
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_jobs import (
     CommandsRequest,
     Runner,
     device_info,
     execute,
     unexpected_failure,
-)
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import (
-    UnsupportedPlatformError,
-    canonical_device_type,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceJobInfo, InterfaceQueueDrops

@@ -22,7 +22,7 @@ import re
 from typing import Dict, List, Pattern, Sequence, Tuple
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import canonical_device_type
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup_commands import canonical_device_type
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 
 if has_library("netutils"):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from typing import List, Optional, Tuple
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import PlatformCommands
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup_commands import PlatformCommands
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup_commands import platform_commands
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.cleaning import clean_output, unsaved_changes
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import platform_commands
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 LAB_PLATFORMS = ("cisco_ios", "cisco_nxos", "arista_eos", "juniper_junos", "cisco_xr")

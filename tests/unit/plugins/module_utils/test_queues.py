@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_jobs import CommandsRequest
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import UnsupportedPlatformError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup_commands import UnsupportedPlatformError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_jobs import CommandsRequest
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.queues import (
     QueueParseError,
     check_device_queues,

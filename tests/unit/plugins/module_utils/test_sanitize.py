@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils import _deps, sanitize
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup_commands import platform_commands
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.cleaning import clean_output
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import platform_commands
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.sanitize import (
     PLACEHOLDER,
     SanitizePatternError,
@@ -251,8 +251,8 @@ def test_module_utils_import_without_netutils():
     code = (
         "import sys; sys.modules['netutils'] = None\n"
         "from ansible_collections.netops.nautobot_backup.plugins.module_utils import "
-        "commands, cleaning, validation, sanitize\n"
-        "c = commands.platform_commands('cisco_ios')\n"
+        "backup_commands, cleaning, validation, sanitize\n"
+        "c = backup_commands.platform_commands('cisco_ios')\n"
         "t = cleaning.clean_output('show running-config\\n!\\nhostname r1\\n!\\n!\\nend\\nr1#', c)\n"
         "validation.validate_config(t, c)\n"
         "print(sanitize.netutils_sanitize)\n"

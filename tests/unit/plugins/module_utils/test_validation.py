@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup_commands import platform_commands
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.cleaning import clean_output
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import platform_commands
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import FAILURE_CLASSES, NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.validation import (
     ERROR_MARKERS,

@@ -1,4 +1,4 @@
-"""Table tests for plugins/module_utils/commands.py: per-platform commands, aliases, overrides."""
+"""Table tests for plugins/module_utils/backup_commands.py: per-platform commands, aliases, overrides."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import (
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup_commands import (
     OVERRIDE_KEYS,
     SUPPORTED_PLATFORMS,
     PlatformCommands,

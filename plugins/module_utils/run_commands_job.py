@@ -1,6 +1,6 @@
 # Copyright: netops.nautobot_backup contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""run_commands: render a command template per device, run it over the backup's netmiko path, keep the outputs.
+"""The run_commands job: render a command template per device, run it over the backup's netmiko path, keep the outputs.
 
 The template is Jinja, rendered here in a sandbox with two names: ``nautobot`` (the host's
 facts from the inventory) and ``job_parameters``. Values from Nautobot are data: they are
@@ -17,9 +17,7 @@ engine of ``paths.render_path``) for the publish step to commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_lines import (
@@ -28,17 +26,18 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_lin
     describe_character,
     unsafe_character,
 )
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import platform_commands
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_jobs import (
+    CommandsRequest,
+    Runner,
+    device_info,
+    execute,
+    unexpected_failure,
+)
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import write_if_changed
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import CommandOutput, DeviceJobInfo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import confine, render_path
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
-    ConnectionSettings,
-    DeviceError,
-    run_commands,
-    unexpected_error_message,
-)
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import DeviceError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.validation import _error_line
 
 if has_library("jinja2"):
@@ -52,7 +51,6 @@ else:  # pragma: no cover - jinja2 comes with ansible-core; require("jinja2") ra
     TemplateError = type("TemplateError", (Exception,), {})
 
 DEFAULT_OUTPUT_PATH_TEMPLATE = "commands/{device_name}.txt"
-Runner = Callable[[ConnectionSettings, Sequence[str], bool], List[Tuple[str, str]]]
 
 
 class CommandTemplateError(NautobotBackupError):
@@ -168,46 +166,6 @@ def _strings(value: Any, path: str, depth: int = 0) -> Iterator[Tuple[str, str]]
             yield from _strings(item, f"{path}[{index}]", depth + 1)
 
 
-@dataclass
-class CommandsRequest:
-    """Everything one device's run_commands needs, resolved by the action plugin."""
-
-    device_name: str
-    settings: ConnectionSettings
-    template: str
-    facts: Dict[str, Any] = field(default_factory=dict)
-    job_parameters: Dict[str, Any] = field(default_factory=dict)
-    device_id: Optional[str] = None
-    platform: Optional[str] = None
-    repo_dir: Optional[Path] = None
-    output_path_template: Optional[str] = None
-    stamp: Optional[Dict[str, str]] = None
-
-
-def device_info(request: CommandsRequest, job_type: str, **fields: Any) -> DeviceJobInfo:
-    """A DeviceJobInfo naming the request's device."""
-    return DeviceJobInfo(
-        job_type=job_type,
-        device_name=request.device_name,
-        device_id=request.device_id,
-        platform=request.platform,
-        **fields,
-    )
-
-
-def execute(request: CommandsRequest, commands: Sequence[str], run: Optional[Runner] = None) -> List[CommandOutput]:
-    """Run commands on the device (enable mode where the platform's backup needs it); raise DeviceError.
-
-    Every command is checked for line breaks and control characters first (defence in depth:
-    the device is not contacted when one holds any).
-    """
-    for number, command in enumerate(commands, start=1):
-        check_command_line(command, f"command {number}")
-    enable = platform_commands(request.settings.device_type).enable
-    pairs = (run or run_commands)(request.settings, list(commands), enable)
-    return [CommandOutput(command=command, output=request.settings.scrub(output)) for command, output in pairs]
-
-
 def run_device_commands(
     request: CommandsRequest, check_mode: bool = False, run: Optional[Runner] = None
 ) -> DeviceJobInfo:
@@ -240,14 +198,6 @@ def run_device_commands(
     return device_info(
         request, "run_commands", commands=commands, outputs=outputs, output_file=output_file, changed=changed
     )
-
-
-def unexpected_failure(request: CommandsRequest, job_type: str, exc: BaseException, **fields: Any) -> DeviceJobInfo:
-    """The result of a device whose job raised an unexpected error: class ``other``, its type and place only.
-
-    The exception's own text is left out: it may quote what the device printed.
-    """
-    return device_info(request, job_type, error=unexpected_error_message(exc), error_class="other", **fields)
 
 
 def rejected_commands(outputs: Sequence[CommandOutput]) -> List[str]:

@@ -1,4 +1,4 @@
-"""Table tests for plugins/module_utils/command_jobs.py: template rendering, untrusted facts, errors, storage."""
+"""Table tests for plugins/module_utils/run_commands_job.py and device_jobs.execute: templates, errors, storage."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from typing import List, Sequence, Tuple
 
 import pytest
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_jobs import (
-    CommandsRequest,
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_jobs import CommandsRequest
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import ConnectionSettings, DeviceError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_commands_job import (
     CommandTemplateError,
     format_outputs,
     render_commands,
     run_device_commands,
 )
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import ConnectionSettings, DeviceError
 
 FACTS = {"name": "ios-r1", "location": {"name": "BER1", "parent": {"name": "Berlin"}}, "tags": [{"name": "core"}]}
 
@@ -213,8 +213,8 @@ def test_execute_refuses_a_command_with_a_control_character():
     run = _runner({})
     info = run_device_commands(_request(template="show clock"), run=run)
     assert info.success
-    from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_jobs import execute
     from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_lines import UnsafeCommandError
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_jobs import execute
 
     with pytest.raises(UnsafeCommandError, match="command 2 contains U\\+000D"):
         execute(_request(), ["show clock", "show run\rreload"], run=run)
@@ -235,5 +235,5 @@ def test_unexpected_error_fails_the_device_with_class_other_and_no_text():
         raise RuntimeError("snmp-server community Comm-5ecret RO")
 
     info = run_device_commands(_request(), run=run)
-    assert info.error_class == "other" and info.error.startswith("unexpected RuntimeError at test_command_jobs.py:")
+    assert info.error_class == "other" and info.error.startswith("unexpected RuntimeError at test_run_commands_job.py:")
     assert "Comm-5ecret" not in info.error and info.commands == ["show version", "show clock"]
