@@ -43,5 +43,6 @@ notes:
     (and its C(known_hosts) entries). Pins belong to the device, not to its address.
   - With checking off (C(ansible_host_key_checking=false)), any key is accepted and nothing is pinned, so the
     credentials go to whoever answers at the device's address, for example a host an attacker placed there or a
-    changed primary IP in Nautobot. See docs/host-keys.md.
+    changed primary IP in Nautobot. See
+    R(the SSH host keys guide,ansible_collections.netops.nautobot_backup.docsite.host_keys).
 """

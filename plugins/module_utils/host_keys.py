@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """SSH host key checking for device sessions: known keys, pins in the backup repository, no login to a stranger.
 
-A device's known keys come from (docs/host-keys.md):
+A device's known keys come from (docs/docsite/rst/host_keys.rst):
 
 - the controller user's ``~/.ssh/known_hosts`` and the optional ``known_hosts_file`` input, looked up by the
   device's address as OpenSSH writes it (``host`` on port 22, ``[host]:port`` otherwise; hashed names and

@@ -75,7 +75,7 @@ options:
         everything runs in the Ansible worker itself). Usable cores are those the process may run on, capped by
         its cgroup CPU quota (a container's or Kubernetes pod's CPU limit). V(1) never forks.
       - A SIGTERM or SIGINT to C(ansible-playbook) stops the forked processes within seconds (no new SSH session,
-        no temporary file left); see docs/awx.md.
+        no temporary file left); see R(the AWX guide,ansible_collections.netops.nautobot_backup.docsite.awx).
       - The processes are forked from the Ansible worker and return each device's result over a pipe as JSON.
         If one of them dies, only its unreported devices fail (class C(other)); the others keep their results.
         A device whose file was written just before its process died is reported failed all the same; its file is

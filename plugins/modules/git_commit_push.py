@@ -57,7 +57,8 @@ description:
     line, a log or the result, and credential helpers are disabled while it is used so none stores it. The
     credentials' environment is given only to the network commands (clone, fetch, push, ls-remote). A URL with
     credentials in it is refused. SSH uses O(ssh_key_file) through C(GIT_SSH_COMMAND).
-  - Needs git 2.26 or newer on the controller, and GitPython. See C(docs/git.md) in the collection.
+  - Needs git 2.26 or newer on the controller, and GitPython. See
+    R(the Git guide,ansible_collections.netops.nautobot_backup.docsite.git).
 author:
   - Netops automation team (@netops)
 extends_documentation_fragment:

@@ -1,4 +1,4 @@
-"""The job table (playbooks/vars/job_types.yml): every entry resolves, no type twice, docs/jobs.md matches it."""
+"""The job table (playbooks/vars/job_types.yml): every entry resolves, no type twice, the jobs guide matches it."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.jobs import
 
 ROOT = Path(__file__).resolve().parents[3]
 TABLE = ROOT / "playbooks" / "vars" / "job_types.yml"
-DOCS = ROOT / "docs" / "jobs.md"
-START, END = "<!-- job-table:start -->", "<!-- job-table:end -->"
+DOCS = ROOT / "docs" / "docsite" / "rst" / "jobs.rst"
+START, END = ".. job-table:start", ".. job-table:end"
 
 
 class _NoDuplicateKeys(yaml.SafeLoader):
@@ -45,17 +45,16 @@ def raw_entries() -> List[Dict[str, Any]]:
 
 
 def docs_table(entries: List[Dict[str, Any]]) -> str:
-    """The Markdown table docs/jobs.md must contain, generated from the job table."""
-    lines = [
-        "| job type | runs | status | default parameters | description |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    """The RST list-table docs/docsite/rst/jobs.rst must contain, generated from the job table."""
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    lines += ["   * - job type", "     - runs", "     - status", "     - default parameters", "     - description"]
     for entry in entries:
         runner = entry.get("runner") or {}
-        runs = " ".join(f"{kind} `{name}`" for kind, name in runner.items()) or "-"
-        defaults = ", ".join(f"`{key}: {json.dumps(value)}`" for key, value in (entry.get("defaults") or {}).items())
+        runs = " ".join(f"{kind} ``{name}``" for kind, name in runner.items()) or "-"
+        defaults = ", ".join(f"``{key}: {json.dumps(value)}``" for key, value in (entry.get("defaults") or {}).items())
         status = "retired" if entry.get("retired") else "available"
-        lines.append(f"| `{entry['name']}` | {runs} | {status} | {defaults or '-'} | {entry['description']} |")
+        lines += [f"   * - ``{entry['name']}``", f"     - {runs}", f"     - {status}", f"     - {defaults or '-'}"]
+        lines.append(f"     - {entry['description']}")
     return "\n".join(lines)
 
 
@@ -81,14 +80,14 @@ def test_every_entry_resolves_and_no_type_is_listed_twice():
 
 def test_docs_match_the_table():
     text = DOCS.read_text(encoding="utf-8")
-    assert START in text and END in text, f"docs/jobs.md needs the {START} / {END} markers"
+    assert START in text and END in text, f"{DOCS.name} needs the {START} / {END} markers"
     documented = text.split(START, 1)[1].split(END, 1)[0].strip()
     expected = docs_table(raw_entries())
     if os.environ.get("NB_BACKUP_REGEN_DOCS") == "1":
         head, rest = text.split(START, 1)
         DOCS.write_text(f"{head}{START}\n{expected}\n{END}{rest.split(END, 1)[1]}", encoding="utf-8")
         documented = expected
-    assert documented == expected, f"docs/jobs.md is out of date; NB_BACKUP_REGEN_DOCS=1 rewrites it to:\n{expected}"
+    assert documented == expected, f"{DOCS.name} is out of date; NB_BACKUP_REGEN_DOCS=1 rewrites it to:\n{expected}"
 
 
 def test_a_type_listed_twice_is_refused():
