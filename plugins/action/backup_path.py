@@ -9,14 +9,12 @@ and no connection to the device is opened.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping
 
-from ansible.plugins.action import ActionBase
-
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.clock import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import (
     PathPlanError,
     PathTemplateError,
-    as_stamp,
     confine,
     device_paths,
     render_many,
@@ -25,26 +23,20 @@ from ansible_collections.netops.nautobot_backup.plugins.modules.backup_path impo
     ARGUMENT_SPEC,
     MUTUALLY_EXCLUSIVE,
 )
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.action import EngineAction
 
 FACTS_VARIABLE = "nautobot"
 
 
-class ActionModule(ActionBase):
+class ActionModule(EngineAction):
     """Render one host's backup paths, or every listed host's with a collision check."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    MUTUALLY_EXCLUSIVE = MUTUALLY_EXCLUSIVE
 
-    def run(self, tmp: Optional[str] = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-        """Validate the arguments, render, and report paths or every error found."""
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE
-        )
-        result["changed"] = False
+    def run_engine(self, args: Dict[str, Any], task_vars: Dict[str, Any]) -> Dict[str, Any]:
+        """Render, and report paths or every error found."""
+        result: Dict[str, Any] = {"changed": False}
         try:
             stamp = as_stamp(args["timestamp"])
             if args["hosts"] is not None:

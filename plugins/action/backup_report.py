@@ -4,12 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import FileModeError, file_modes
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import file_modes
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.jobs import run_context
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import (
     build_run_result,
@@ -17,41 +14,19 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.report impo
     summary_lines,
     write_report,
 )
-
-ARGUMENT_SPEC: Dict[str, Any] = {
-    "hosts": {"type": "list", "elements": "str"},
-    "result_var": {"type": "str", "default": "backup_result"},
-    "results": {"type": "dict"},
-    "git_status": {"type": "dict"},
-    "git_commit_status": {"type": "dict"},
-    "timestamp_update_status": {"type": "dict"},
-    "credential_info": {"type": "dict"},
-    "repository": {"type": "str"},
-    "commit_date": {"type": "str"},
-    "report_path": {"type": "path"},
-    "file_mode": {"type": "raw", "default": "0600"},
-    "fail_on_error": {"type": "bool", "default": True},
-    "stats_key": {"type": "str"},
-}
+from ansible_collections.netops.nautobot_backup.plugins.modules.backup_report import ARGUMENT_SPEC
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.action import EngineAction
 
 
-class ActionModule(ActionBase):
+class ActionModule(EngineAction):
     """Collect every host's backup result into one BackupRunResult."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    LIBRARIES = ("pydantic",)
 
-    def run(self, tmp: Optional[str] = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    def run_engine(self, args: Dict[str, Any], task_vars: Dict[str, Any]) -> Dict[str, Any]:
         """Build the run result, write the report file, and fail when the run did not succeed."""
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        try:
-            require("pydantic")
-            report_mode = file_modes(args["file_mode"])[0]
-        except (MissingLibraryError, FileModeError) as exc:
-            result.update(failed=True, msg=str(exc))
-            return result
+        report_mode = file_modes(args["file_mode"])[0]
         hosts = args["hosts"] if args["hosts"] is not None else task_vars.get("ansible_play_hosts_all", [])
         if args["results"] is not None:
             # One dict of every host's result (device_config_backup_batch's "hosts", or backup_results).
@@ -72,7 +47,7 @@ class ActionModule(ActionBase):
         if args["report_path"]:
             write_report(args["report_path"], run, report_mode)
         lines = summary_lines(run)
-        result.update(
+        result: Dict[str, Any] = dict(
             changed=False,
             report=run.to_dict(),
             summary=lines,

@@ -11,33 +11,30 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from ansible_collections.netops.nautobot_backup.plugins.action.run_commands import COMMON_SPEC
-from ansible_collections.netops.nautobot_backup.plugins.action.run_commands import ActionModule as RunCommandsAction
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_jobs import CommandsRequest
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.device_jobs import CommandsRequest
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceJobInfo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.queues import check_device_queues
+from ansible_collections.netops.nautobot_backup.plugins.modules.check_queues import ARGUMENT_SPEC
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.action import merge_specs
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.argspecs import DEVICE_JOB_SPEC, HOST_KEYS_SPEC
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.device_job_action import DeviceJobAction
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.results import job_result
 
-ARGUMENT_SPEC: Dict[str, Any] = {
-    **COMMON_SPEC,
-    "drop_threshold": {"type": "int", "default": 0},
-}
 
-
-class ActionModule(RunCommandsAction):
+class ActionModule(DeviceJobAction):
     """Read the interface counters of the task's host and flag queue drops over the threshold."""
 
     JOB_TYPE = "check_queues"
-    SPEC = ARGUMENT_SPEC
+    ARGUMENT_SPEC = merge_specs(DEVICE_JOB_SPEC, HOST_KEYS_SPEC, ARGUMENT_SPEC)
     LIBRARIES = ("pydantic", "netmiko", "netutils", "jinja2", "ntc-templates")
 
-    def _execute(self, request: CommandsRequest, args: Dict[str, Any]) -> DeviceJobInfo:
+    def execute(self, request: CommandsRequest, args: Dict[str, Any]) -> DeviceJobInfo:
         """Check this device's queue drops."""
         return check_device_queues(request, args["drop_threshold"])
 
-    @staticmethod
-    def _finish(result: Dict[str, Any], info: DeviceJobInfo) -> Dict[str, Any]:
+    def finish(self, info: DeviceJobInfo) -> Dict[str, Any]:
         """Merge DeviceJobInfo into the task result; flagged interfaces fail the host."""
-        result = RunCommandsAction._finish(result, info)
+        result = job_result(info)
         if not result.get("failed"):
             result["msg"] = f"{len(info.interfaces or [])} interface(s), none over {info.drop_threshold} drops"
         return result

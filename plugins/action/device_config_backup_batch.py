@@ -12,65 +12,61 @@ per-device backup in a thread pool. Per-host results come back as data (``hosts`
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Union
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.netops.nautobot_backup.plugins.action.device_config_backup import ARGUMENT_SPEC, LIBRARIES
-from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (
+    BackupOutcome,
     BackupRequest,
     backup_batch,
     failed_info,
-    progress_line,
-    request_from_vars,
 )
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.clock import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import file_modes
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import auto_processes
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import host_variable_error
+from ansible_collections.netops.nautobot_backup.plugins.modules.device_config_backup_batch import ARGUMENT_SPEC
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.action import EngineAction, merge_specs
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.argspecs import BACKUP_OPTIONS_SPEC, HOST_KEYS_SPEC
 from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.credentials import command_line_credentials
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.device_requests import (
+    BACKUP_LIBRARIES,
+    host_variable_error,
+    hostvars_lookup,
+    request_from_vars,
+)
 from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.host_key_checking import RunHostKeys
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.results import (
+    batch_results,
+    outcome_result,
+    progress_line,
+)
 
 display = Display()
 
-# Per-host values come from hostvars; a task argument would be templated once, for the first host.
-_PER_HOST_ONLY = ("device_name", "facts")
-BATCH_ARGUMENT_SPEC: Dict[str, Any] = {
-    **{key: value for key, value in ARGUMENT_SPEC.items() if key not in _PER_HOST_ONLY},
-    "workers": {"type": "int", "default": 50},
-    "processes": {"type": "int", "default": 0},
-    "progress": {"type": "bool", "default": True},
-}
 
-
-class ActionModule(ActionBase):
+class ActionModule(EngineAction):
     """Back up every host of ansible_play_batch in a thread pool; result['hosts'][name] is its result."""
 
     BYPASS_HOST_LOOP = True
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    # Per-host values (device_name, facts) come from hostvars: a task argument would be templated once, for the
+    # first host, so the batch has neither.
+    ARGUMENT_SPEC = merge_specs(BACKUP_OPTIONS_SPEC, HOST_KEYS_SPEC, ARGUMENT_SPEC)
+    LIBRARIES = BACKUP_LIBRARIES
 
-    def run(self, tmp: Optional[str] = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-        """Validate arguments, build every host's request, back them all up, return the per-host results."""
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        _valid, args = self.validate_argument_spec(argument_spec=BATCH_ARGUMENT_SPEC)
+    def run_engine(self, args: Dict[str, Any], task_vars: Dict[str, Any]) -> Dict[str, Any]:
+        """Build every host's request, back them all up, return the per-host results."""
         if args["workers"] < 1:
             raise AnsibleActionFail(f"workers must be at least 1, got {args['workers']}")
         if args["processes"] < 0:
             raise AnsibleActionFail(f"processes must be 0 (automatic) or more, got {args['processes']}")
         try:
-            for library in LIBRARIES:
-                require(library)
             # One {date}/{timestamp} for the whole run, whatever the number of devices.
             args["timestamp"] = as_stamp(args.get("timestamp"))
             file_modes(args.get("file_mode"))  # a mode for other users fails the task before any device
-        except (MissingLibraryError, NautobotBackupError, ValueError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:
             raise AnsibleActionFail(str(exc)) from exc
         batch: List[str] = list(task_vars.get("ansible_play_batch") or [task_vars.get("inventory_hostname")])
         hostvars = task_vars.get("hostvars") or {}
@@ -85,27 +81,29 @@ class ActionModule(ActionBase):
         run_host_keys = RunHostKeys(args, args["repo_dir"], write_pins=True)
         for host in batch:
             try:
-                lookup = _lookup(hostvars.get(host))
+                lookup = hostvars_lookup(hostvars.get(host))
                 requests[host] = request_from_vars(args, host, lookup, cli, run_host_keys.for_host(lookup))
             except Exception as exc:  # noqa: BLE001 - one host's odd variables (a bad port, a failing template) fail it alone
                 requests[host] = failed_info(host, host_variable_error(exc, cli.values()))
 
         built = time.monotonic()
 
-        def progress(done: int, total: int, name: str, host_result: Dict[str, Any]) -> None:
-            display.display(progress_line(done, total, name, host_result))
+        def progress(done: int, total: int, name: str, outcome: BackupOutcome) -> None:
+            display.display(progress_line(done, total, name, outcome_result(outcome)))
 
-        hosts = backup_batch(
-            requests,
-            workers=args["workers"],
-            check_mode=bool(self._task.check_mode),
-            want_diff=bool(self._task.diff),
-            progress=progress if args["progress"] else None,
-            processes=args["processes"] or auto_processes(len(requests), args["workers"]),
+        hosts = batch_results(
+            backup_batch(
+                requests,
+                workers=args["workers"],
+                check_mode=self.check_mode,
+                want_diff=self.diff_mode,
+                progress=progress if args["progress"] else None,
+                processes=args["processes"] or auto_processes(len(requests), args["workers"]),
+            )
         )
         failed = [name for name, host_result in hosts.items() if host_result.get("failed")]
         changed = [name for name, host_result in hosts.items() if host_result.get("changed")]
-        result.update(
+        result: Dict[str, Any] = dict(
             hosts=hosts,
             failed_hosts=failed,
             changed_hosts=changed,
@@ -113,17 +111,10 @@ class ActionModule(ActionBase):
             msg=f"{len(hosts)} device(s): {len(hosts) - len(failed)} ok ({len(changed)} changed), {len(failed)} failed",
             elapsed={"requests": round(built - started, 2), "backup": round(time.monotonic() - built, 2)},
         )
-        if self._task.diff:
+        if self.diff_mode:
             result["diff"] = [diff for host_result in hosts.values() for diff in host_result.pop("diff", [])]
         return result
 
-
-def _lookup(host_vars: Any) -> Any:
-    """A variable lookup over hostvars[host] (which templates each value in that host's context)."""
-
-    def lookup(name: str) -> Any:
-        if host_vars is None or name not in host_vars:
-            return None
-        return host_vars[name]
-
-    return lookup
+    def failure(self, exc: BaseException, args: Dict[str, Any], task_vars: Dict[str, Any]) -> Dict[str, Any]:
+        """A missing library or an unusable run-wide argument fails the whole task, before any device."""
+        raise AnsibleActionFail(str(exc)) from exc

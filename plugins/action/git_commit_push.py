@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin of netops.nautobot_backup.git_commit_push: prepare the checkout, or commit and push a run's files.
 
-Thin edge over module_utils/git_repo.py, on the controller (no module process): validate the
-arguments, set up the credentials' environment for the network git commands, make one call
-(``prepare`` or ``publish``) under a private umask, and turn GitRepoError into a failed result.
+Thin edge over module_utils/git_repo.py (with git_remote.py and git_runner.py), on the controller
+(no module process): validate the arguments, set up the credentials' environment for the network
+git commands, make one call (``prepare`` or ``publish``) under a private umask, and turn
+GitRepoError into a failed result.
 The run lock's owner is the ansible-playbook process (this worker's parent), so prepare and
 publish, run by different forked workers, are one run. Every string that leaves this plugin is
 scrubbed of the token.
@@ -15,81 +16,39 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Optional
 
-from ansible.module_utils.common.parameters import env_fallback
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.clock import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import file_modes, private_umask
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo import (
-    DEFAULT_AUTHOR_EMAIL,
-    DEFAULT_AUTHOR_NAME,
-    DEFAULT_BRANCH,
-    DEFAULT_MESSAGE,
-    DEFAULT_PUSH_RETRIES,
-    DEFAULT_TIMEOUT,
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_remote import (
     DEFAULT_USERNAME,
-    BackupRepository,
     GitAuth,
-    GitRunner,
     redact_url,
 )
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo import BackupRepository
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_runner import GitRunner
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import GitCommitStatus, GitStatus
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import backed_up_files
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import DEFAULT_LOCK_TIMEOUT, RunLock
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import RunLock
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.scrub import Scrubber
-
-# Documented in plugins/modules/git_commit_push.py (a unit test keeps the two in step). 'message' is a
-# reserved name for AnsibleModule, so the spec lives here, where the action plugin validates it.
-ARGUMENT_SPEC: Dict[str, Any] = {
-    "repo_dir": {"type": "path", "required": True},
-    "repo_url": {"type": "str", "required": True},
-    "branch": {"type": "str", "default": DEFAULT_BRANCH},
-    "mode": {"type": "str", "choices": ["prepare", "publish"], "default": "publish"},
-    "username": {"type": "str", "fallback": (env_fallback, ["NB_BACKUP_GIT_USERNAME"])},
-    "token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["NB_BACKUP_GIT_TOKEN"])},
-    "ssh_key_file": {"type": "path", "no_log": False, "fallback": (env_fallback, ["NB_BACKUP_GIT_SSH_KEY_FILE"])},
-    "files": {"type": "list", "elements": "str", "default": []},
-    "device_results": {"type": "raw"},
-    "removed_files": {"type": "list", "elements": "str", "default": []},
-    "message": {"type": "str", "default": DEFAULT_MESSAGE},
-    "message_vars": {"type": "dict", "default": {}},
-    "author_name": {"type": "str", "default": DEFAULT_AUTHOR_NAME},
-    "author_email": {"type": "str", "default": DEFAULT_AUTHOR_EMAIL},
-    "push_retries": {"type": "int", "default": DEFAULT_PUSH_RETRIES},
-    "timestamp": {"type": "raw"},
-    "timeout": {"type": "float", "default": DEFAULT_TIMEOUT},
-    "lock_timeout": {"type": "float", "default": DEFAULT_LOCK_TIMEOUT},
-    "file_mode": {"type": "raw", "default": "0600"},
-}
+from ansible_collections.netops.nautobot_backup.plugins.modules.git_commit_push import ARGUMENT_SPEC
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.action import EngineAction
 
 
-class ActionModule(ActionBase):
+class ActionModule(EngineAction):
     """Clone/sync the backup checkout (mode=prepare) or commit and push the run's files (mode=publish)."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    LIBRARIES = ("pydantic", "gitpython")
 
-    def run(self, tmp: Optional[str] = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-        """Validate the arguments, run the requested step, and report GitStatus / GitCommitStatus."""
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def run_engine(self, args: Dict[str, Any], task_vars: Dict[str, Any]) -> Dict[str, Any]:
+        """Run the requested step, and report GitStatus / GitCommitStatus."""
         scrub = Scrubber([args.get("token")])
-        result["changed"] = False
+        result: Dict[str, Any] = {"changed": False}
         publish = args["mode"] == "publish"
-        git_status = GitStatus(
-            repository_path=args["repo_dir"], repository_url=redact_url(args["repo_url"] or ""), branch=args["branch"]
-        )
-        check_mode = bool(self._task.check_mode)
+        check_mode = self.check_mode
         lock: Optional[RunLock] = None
         repo: Optional[BackupRepository] = None
         try:
-            for library in ("pydantic", "gitpython"):
-                require(library)
             _file_mode, dir_mode = file_modes(args["file_mode"])
             auth = GitAuth(
                 username=args.get("username") or DEFAULT_USERNAME,
@@ -113,13 +72,8 @@ class ActionModule(ActionBase):
                 if publish:
                     return self._publish(result, repo, args, scrub)
                 git_status, changed = repo.prepare(check_mode=check_mode)
-        except (MissingLibraryError, NautobotBackupError) as exc:
-            message = scrub(str(exc))
-            result.update(failed=True, msg=message, git_status=git_status.to_dict())
-            if publish:
-                result["git_commit_status"] = GitCommitStatus(error=message).to_dict()
-            self._lock_result(result, repo, lock)
-            return result
+        except NautobotBackupError as exc:
+            return self._failed(exc, args, repo, lock)
         finally:
             if publish and lock is not None:
                 lock.release()  # the end of the run, whatever happened (a no-op when publish released it)
@@ -128,6 +82,24 @@ class ActionModule(ActionBase):
         self._lock_result(result, repo, lock)
         verb = "would be" if check_mode else "was"
         result["msg"] = f"{git_status.repository_path} {verb} {git_status.operation} on branch {git_status.branch}"
+        return result
+
+    def failure(self, exc: BaseException, args: Dict[str, Any], task_vars: Dict[str, Any]) -> Dict[str, Any]:
+        """A missing library: the same failed result as any other error, before the checkout was touched."""
+        return self._failed(exc, args, None, None)
+
+    def _failed(
+        self, exc: BaseException, args: Dict[str, Any], repo: Optional[BackupRepository], lock: Optional[RunLock]
+    ) -> Dict[str, Any]:
+        """Failed, with the scrubbed message, the checkout's status as given, and the lock's recoveries."""
+        message = Scrubber([args.get("token")])(str(exc))
+        git_status = GitStatus(
+            repository_path=args["repo_dir"], repository_url=redact_url(args["repo_url"] or ""), branch=args["branch"]
+        )
+        result: Dict[str, Any] = {"changed": False, "failed": True, "msg": message, "git_status": git_status.to_dict()}
+        if args["mode"] == "publish":
+            result["git_commit_status"] = GitCommitStatus(error=message).to_dict()
+        self._lock_result(result, repo, lock)
         return result
 
     @staticmethod
@@ -151,7 +123,7 @@ class ActionModule(ActionBase):
         self, result: Dict[str, Any], repo: BackupRepository, args: Dict[str, Any], scrub: Scrubber
     ) -> Dict[str, Any]:
         """Stage, commit and push; a push that fails for good fails the task with the status kept."""
-        check_mode = bool(self._task.check_mode)
+        check_mode = self.check_mode
         stamp = as_stamp(args.get("timestamp"))
         message_vars: Dict[str, Any] = dict(stamp)
         files = list(args["files"])

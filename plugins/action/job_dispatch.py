@@ -13,11 +13,8 @@ device (rendered later, per device, in a sandbox), not for this controller-side 
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.netops.nautobot_backup.plugins.action.run_commands import raw_variable
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.jobs import (
     JobTypeError,
     known_types,
@@ -27,38 +24,29 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.jobs import
     resolve,
     run_context,
 )
-
-ARGUMENT_SPEC: Dict[str, Any] = {
-    "job_type": {"type": "str"},
-    "job_types": {"type": "list", "elements": "dict", "required": True},
-}
+from ansible_collections.netops.nautobot_backup.plugins.modules.job_dispatch import ARGUMENT_SPEC
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.action import EngineAction
 
 
-class ActionModule(ActionBase):
+class ActionModule(EngineAction):
     """Validate the job type and return the job to run, its parameters, and who triggered it."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp: Optional[str] = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    def run_engine(self, args: Dict[str, Any], task_vars: Dict[str, Any]) -> Dict[str, Any]:
         """Resolve the job, or fail with the job table's message."""
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        context = run_context(
-            {key: self._templar.template(task_vars.get(key)) for key in ("awx_schedule_id", "awx_user_name")}
-        )
-        result.update(changed=False, job_type=args.get("job_type"), **context)
+        context = run_context({key: self._var(task_vars, key) for key in ("awx_schedule_id", "awx_user_name")})
+        result: Dict[str, Any] = dict(changed=False, job_type=args.get("job_type"), **context)
         try:
             table = load_table(args["job_types"])
             result["known_types"] = known_types(table)
             job = resolve(table, args.get("job_type"))
-            job_parameters = raw_variable(self._task, task_vars, "job_parameters")
+            job_parameters = self._raw_var(task_vars, "job_parameters")
             names = override_names(job, job_parameters)
-            overrides = {name: raw_variable(self._task, task_vars, name) for name in names}
+            overrides = {name: self._raw_var(task_vars, name) for name in names}
             parameters = merge_parameters(job, job_parameters, overrides)
         except JobTypeError as exc:
+            # Failed with what was resolved before the error: job_type, known_types and the run context.
             result.update(failed=True, msg=str(exc))
             return result
         result.update(

@@ -10,54 +10,46 @@ once, and shape the result. Nautobot failures during the write are reported, not
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import TimestampUpdateStatus
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_client import NautobotClient
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.writeback import (
-    ARGUMENT_SPEC,
     WritebackError,
     update_backup_timestamps,
     validate,
 )
+from ansible_collections.netops.nautobot_backup.plugins.modules.nautobot_backup_status import ARGUMENT_SPEC
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.action import EngineAction, merge_specs
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.argspecs import NAUTOBOT_SPEC
 
 
-class ActionModule(ActionBase):
+class ActionModule(EngineAction):
     """Stamp the custom field of the durably backed-up devices, or only check that it can be stamped."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = merge_specs(NAUTOBOT_SPEC, ARGUMENT_SPEC)
+    LIBRARIES = ("pydantic", "requests")
 
-    def run(self, tmp: Optional[str] = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-        """Validate the arguments, then validate or write, and report TimestampUpdateStatus."""
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        result["changed"] = False
-        try:
-            require("pydantic")
-            require("requests")
-            client = NautobotClient(
-                url=args["url"],
-                token=args["token"],
-                validate_certs=args["validate_certs"],
-                timeout=args["timeout"],
-            )
-        except (MissingLibraryError, NautobotBackupError) as exc:
-            result.update(failed=True, msg=str(exc))
-            return result
+    def run_engine(self, args: Dict[str, Any], task_vars: Dict[str, Any]) -> Dict[str, Any]:
+        """Open the client, then validate or write, and report TimestampUpdateStatus."""
+        client = NautobotClient(
+            url=args["url"],
+            token=args["token"],
+            validate_certs=args["validate_certs"],
+            timeout=args["timeout"],
+        )
+        result: Dict[str, Any] = {"changed": False}
         try:
             if args["validate_only"]:
                 return self._validate(result, client, args["custom_field"])
             return self._write(result, client, args)
         finally:
             client.close()
+
+    def failure(self, exc: BaseException, args: Dict[str, Any], task_vars: Dict[str, Any]) -> Dict[str, Any]:
+        """A missing library or an unusable client setting: failed, with the error's message."""
+        return {"changed": False, "failed": True, "msg": str(exc)}
 
     @staticmethod
     def _validate(result: Dict[str, Any], client: NautobotClient, key: str) -> Dict[str, Any]:
@@ -86,7 +78,7 @@ class ActionModule(ActionBase):
                 key=args["custom_field"],
                 timestamp=args["timestamp"],
                 batch_size=args["batch_size"],
-                check_mode=bool(self._task.check_mode),
+                check_mode=self.check_mode,
             )
         except WritebackError as exc:
             result.update(failed=True, msg=str(exc))

@@ -11,8 +11,8 @@ short_description: Print "[i/N] device ... ok|failed (class)" as each device bac
 version_added: 0.1.0
 description:
   - For every C(netops.nautobot_backup.device_config_backup) result, prints a line with the count of finished
-    devices out of the play's hosts, the device name, and C(ok (changed)), C(ok (unchanged)) or
-    C(failed (<error class>)) with the error.
+    devices out of the play's hosts, the device name, and "ok (changed)", "ok (unchanged)" or
+    "failed (<error class>)" with the error.
   - Works beside any stdout callback. Enable it in C(ansible.cfg) (C(callbacks_enabled)) or with
     E(ANSIBLE_CALLBACKS_ENABLED); the collection's C(ansible.cfg) does.
   - In batch mode (C(netops.nautobot_backup.device_config_backup_batch), the default of C(playbooks/backup.yml))
@@ -25,6 +25,8 @@ requirements:
 from typing import Any
 
 from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.results import progress_line
 
 _ACTIONS = {"netops.nautobot_backup.device_config_backup", "device_config_backup"}
 
@@ -72,13 +74,7 @@ class CallbackModule(CallbackBase):
         return getattr(result._task, "action", None) in _ACTIONS  # pylint: disable=protected-access
 
     def _line(self, result: Any, data: Any) -> None:
-        """Print one progress line."""
-        # Imported here, not at load time: module_utils.backup pulls in netmiko, which every
-        # playbook would then pay for; a backup result means the action already imported it.
-        from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (  # pylint: disable=import-outside-toplevel
-            progress_line,
-        )
-
+        """Print one progress line (plugin_utils.results imports no netmiko, so every playbook may load it)."""
         self._done += 1
         name = result._host.get_name()  # pylint: disable=protected-access
         self._display.display(progress_line(self._done, self._total, name, data))

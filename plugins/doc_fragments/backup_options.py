@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:  # pylint: disable=too-few-public-methods
-    """Mirrors ARGUMENT_SPEC of plugins/action/device_config_backup.py (the batch action imports it)."""
+    """Mirrored by plugin_utils.argspecs.BACKUP_OPTIONS_SPEC (tests/unit/plugins/modules/test_argspec_docs.py)."""
 
     DOCUMENTATION = r"""
 options:

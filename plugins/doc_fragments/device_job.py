@@ -1,12 +1,12 @@
 # Copyright: netops.nautobot_backup contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Shared documentation of the per-device options of run_commands and check_queues (action COMMON_SPEC)."""
+"""Shared documentation of the per-device options of run_commands and check_queues."""
 
 from __future__ import annotations
 
 
 class ModuleDocFragment:  # pylint: disable=too-few-public-methods
-    """Shared documentation of the per-device options of run_commands and check_queues (action COMMON_SPEC)."""
+    """Mirrored by plugin_utils.argspecs.DEVICE_JOB_SPEC (tests/unit/plugins/modules/test_argspec_docs.py)."""
 
     DOCUMENTATION = r"""
 options:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:  # pylint: disable=too-few-public-methods
-    """Mirrors known_hosts_file and allow_telnet of the device actions' argument specs (module_utils/host_keys.py)."""
+    """Mirrored by plugin_utils.argspecs.HOST_KEYS_SPEC (tests/unit/plugins/modules/test_argspec_docs.py)."""
 
     DOCUMENTATION = r"""
 options:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:  # pylint: disable=too-few-public-methods
-    """Doc fragment mirrored by module_utils.nautobot_client.NAUTOBOT_ARGSPEC."""
+    """Mirrored by plugin_utils.argspecs.NAUTOBOT_SPEC (tests/unit/plugins/modules/test_argspec_docs.py)."""
 
     DOCUMENTATION = r"""
 options:

@@ -15,19 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup_commands import (
+    PlatformCommands,
+    platform_commands,
+)
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.cleaning import clean_output, unsaved_changes
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_lines import check_command_line
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.commands import PlatformCommands, platform_commands
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import (
     DEFAULT_FILE_MODE,
-    file_modes,
     read_text,
     write_if_changed,
 )
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.host_keys import HostKeyCheck
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import as_stamp, confine, device_paths
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import confine, device_paths
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import (
     run_sharded,
     stop_on_signals,
@@ -36,7 +37,6 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_poo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
     ConnectionSettings,
     FetchedConfigs,
-    device_target,
     fetch_configs,
     unexpected_error_message,
 )
@@ -49,10 +49,6 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.validation 
 
 class WriteError(NautobotBackupError):
     """A backup file could not be written."""
-
-
-# Returns a host variable (templated), or None when it is not set.
-VarLookup = Callable[[str], Any]
 
 
 @dataclass
@@ -85,79 +81,24 @@ class BackupOutcome:
     info: DeviceBackupInfo
     diffs: List[Dict[str, str]] = field(default_factory=list)
 
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-ready builtins (how a forked backup process sends it over its pipe)."""
+        return {"info": self.info.to_dict(), "diffs": self.diffs}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BackupOutcome:
+        """The outcome that to_dict() described."""
+        return cls(info=DeviceBackupInfo(**data["info"]), diffs=list(data["diffs"]))
+
 
 Fetcher = Callable[[ConnectionSettings, str, Optional[str], bool], FetchedConfigs]
-# Called (serialised) as each device of a batch finishes: (done, total, name, task result).
-ProgressHook = Callable[[int, int, str, Dict[str, Any]], None]
-
-
-def request_from_vars(
-    args: Mapping[str, Any],
-    name: str,
-    lookup: VarLookup,
-    cli: Optional[Mapping[str, Any]] = None,
-    host_keys: Optional[HostKeyCheck] = None,
-) -> BackupRequest:
-    """Build one device's BackupRequest from the task arguments and the host's variables.
-
-    ``args`` are the validated task arguments (device_config_backup's argument spec);
-    ``lookup(var)`` returns one of the host's variables; ``cli`` holds command-line credentials
-    (retrieval.cli_credentials) used where no host variable is set; ``host_keys`` is the run's host key
-    check when this host's checking is on. Raises NautobotBackupError (e.g. an unknown platform) for this
-    device only.
-    """
-    target = device_target(args, name, lookup, cli, host_keys)
-    commands = args.get("commands")
-    if commands is None:
-        commands = lookup("nautobot_backup_commands")
-    return BackupRequest(
-        device_name=name,
-        settings=target.settings,
-        repo_dir=Path(args["repo_dir"]),
-        stamp=as_stamp(args.get("timestamp")),
-        facts=target.facts,
-        device_id=target.device_id,
-        platform=target.platform,
-        running_template=args.get("running_path_template"),
-        startup_template=args.get("startup_path_template"),
-        backup_startup=args["backup_startup"],
-        sanitize=args["sanitize"],
-        sanitize_patterns=args["sanitize_patterns"],
-        command_overrides=commands,
-        show_diff=bool(args.get("show_diff")),
-        file_mode=file_modes(args.get("file_mode"))[0],
-    )
+# Called (serialised) as each device of a batch finishes: (done, total, name, outcome).
+ProgressHook = Callable[[int, int, str, BackupOutcome], None]
 
 
 def failed_info(name: Optional[str], exc: BaseException) -> DeviceBackupInfo:
     """DeviceBackupInfo of a device that failed before its backup started (bad variables, missing library)."""
     return DeviceBackupInfo(device_name=name, error=str(exc), error_class=getattr(exc, "failure_class", "other"))
-
-
-def task_result(info: Mapping[str, Any], diffs: Sequence[Mapping[str, str]] = ()) -> Dict[str, Any]:
-    """One host's task result: the DeviceBackupInfo fields plus changed/failed/msg (and diff)."""
-    result: Dict[str, Any] = dict(info)
-    result["changed"] = bool(info.get("changed"))
-    if info.get("error"):
-        result["failed"] = True
-        result["msg"] = f"{info.get('error_class')}: {info.get('error')}"
-    else:
-        result["msg"] = "running config {state}{startup}".format(
-            state="changed" if info.get("changed") else "unchanged",
-            startup="" if info.get("startup_config_success") else f"; startup: {info.get('startup_config_reason')}",
-        )
-    if diffs:
-        result["diff"] = list(diffs)
-    return result
-
-
-def progress_line(done: int, total: int, name: str, result: Mapping[str, Any]) -> str:
-    """The per-device progress line: ``[i/N] device ok (changed)`` or ``... failed (class): error``."""
-    if result.get("failed"):
-        text = f"failed ({result.get('error_class') or 'other'}): {result.get('error') or result.get('msg')}"
-    else:
-        text = f"ok ({'changed' if result.get('changed') else 'unchanged'})"
-    return f"[{done}/{max(total, done)}] {name} {text}"
 
 
 def backup_batch(
@@ -168,8 +109,8 @@ def backup_batch(
     progress: Optional[ProgressHook] = None,
     fetch: Optional[Fetcher] = None,
     processes: int = 1,
-) -> Dict[str, Dict[str, Any]]:
-    """Back up many devices in a thread pool; return each device's task result, in request order.
+) -> Dict[str, BackupOutcome]:
+    """Back up many devices in a thread pool; return each device's outcome, in request order.
 
     A value that is already a DeviceBackupInfo is a device that failed while its request was
     built; it is reported as is. Device failures never raise: they are data in the results.
@@ -187,30 +128,33 @@ def backup_batch(
         raise ValueError(f"workers must be at least 1, got {workers}")
     if processes < 1:
         raise ValueError(f"processes must be at least 1, got {processes}")
-    results: Dict[str, Dict[str, Any]] = {}
+    results: Dict[str, BackupOutcome] = {}
     total = len(requests)
 
-    def finished(name: str, result: Dict[str, Any]) -> None:
-        results[name] = result
+    def finished(name: str, outcome: BackupOutcome) -> None:
+        results[name] = outcome
         if progress is not None:
-            progress(len(results), total, name, result)
+            progress(len(results), total, name, outcome)
+
+    def received(name: str, data: Mapping[str, Any]) -> None:
+        finished(name, BackupOutcome.from_dict(data))
 
     todo: List[Tuple[str, BackupRequest]] = []
     for name, request in requests.items():
         if isinstance(request, DeviceBackupInfo):
-            finished(name, task_result(request.to_dict()))
+            finished(name, BackupOutcome(info=request))
         else:
             todo.append((name, request))
     processes = min(processes, len(todo))
     if processes > 1 and hasattr(os, "fork"):
         shards = [todo[index::processes] for index in range(processes)]
         threads = max(1, workers // processes)
-        run_sharded(shards, lambda shard: _run_pool(shard, threads, check_mode, want_diff, fetch), finished, _lost)
+        run_sharded(shards, lambda shard: _run_shard(shard, threads, check_mode, want_diff, fetch), received, _lost)
     elif todo:
         # SIGTERM/SIGINT: no queued device starts, in-flight temporary files go (process_pool).
         with stop_on_signals():
-            for name, result in _run_pool(todo, workers, check_mode, want_diff, fetch):
-                finished(name, result)
+            for name, outcome in _run_pool(todo, workers, check_mode, want_diff, fetch):
+                finished(name, outcome)
     return {name: results[name] for name in requests}
 
 
@@ -220,24 +164,35 @@ def _run_pool(
     check_mode: bool,
     want_diff: bool,
     fetch: Optional[Fetcher],
-) -> Iterator[Tuple[str, Dict[str, Any]]]:
-    """Back up the devices in a thread pool of this process; yield (name, task result) as each finishes."""
+) -> Iterator[Tuple[str, BackupOutcome]]:
+    """Back up the devices in a thread pool of this process; yield (name, outcome) as each finishes."""
     with ThreadPoolExecutor(max_workers=min(workers, max(1, len(todo)))) as pool:
         pending = {pool.submit(guarded_backup, request, check_mode, want_diff, fetch): name for name, request in todo}
         try:
             for future in as_completed(pending):
-                outcome = future.result()
-                yield pending[future], task_result(outcome.info.to_dict(), outcome.diffs)
+                yield pending[future], future.result()
         finally:
             # A stop (or a consumer that stops early) must not start the devices still queued.
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _run_shard(
+    todo: Sequence[Tuple[str, BackupRequest]],
+    workers: int,
+    check_mode: bool,
+    want_diff: bool,
+    fetch: Optional[Fetcher],
+) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    """_run_pool() for one shard of a forked batch: each outcome as JSON-ready builtins."""
+    for name, outcome in _run_pool(todo, workers, check_mode, want_diff, fetch):
+        yield name, outcome.to_dict()
+
+
 def _lost(name: str, request: BackupRequest, why: str) -> Dict[str, Any]:
-    """The task result of a device whose backup process ended before reporting it."""
+    """The outcome (as builtins) of a device whose backup process ended before reporting it."""
     info = failed_info(name, NautobotBackupError(f"backup worker process {why} first"))
     info.device_ip = request.settings.host
-    return task_result(info.to_dict())
+    return BackupOutcome(info=info).to_dict()
 
 
 def guarded_backup(

@@ -1,9 +1,9 @@
 # Copyright: netops.nautobot_backup contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Talk to the Nautobot API: shared connection settings and a fail-closed GraphQL client.
+"""Talk to the Nautobot API: a fail-closed GraphQL and REST client.
 
-The argspec is defined once here and mirrored by the ``netops.nautobot_backup.nautobot``
-doc fragment; modules that use it belong to the ``nautobot`` action group.
+Its settings (url, token, validate_certs, timeout) are the options of the ``netops.nautobot_backup.nautobot``
+doc fragment, whose argument spec is plugin_utils.argspecs.NAUTOBOT_SPEC.
 
 Every failure (HTTP 401/403, 5xx, timeout, refused connection, GraphQL ``errors``, a body
 that is not JSON) raises ``NautobotAPIError`` with a message that names the URL and never
@@ -15,20 +15,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
-from ansible.module_utils.basic import env_fallback
-
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library, require
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 
 if has_library("requests"):
     import requests
-
-NAUTOBOT_ARGSPEC = {
-    "url": {"type": "str", "required": True, "fallback": (env_fallback, ["NAUTOBOT_URL"])},
-    "token": {"type": "str", "required": True, "no_log": True, "fallback": (env_fallback, ["NAUTOBOT_TOKEN"])},
-    "validate_certs": {"type": "bool", "default": True},
-    "timeout": {"type": "int", "default": 30},
-}
 
 _BODY_EXCERPT = 200
 # Page size for get_all (Nautobot's default MAX_PAGE_SIZE is 1000; a smaller limit is honoured too).

@@ -27,13 +27,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.clock import run_instant
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import TimestampUpdateStatus
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_client import (
-    NAUTOBOT_ARGSPEC,
-    NautobotAPIError,
-)
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import PathTemplateError, run_instant
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_client import NautobotAPIError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import PathTemplateError
 
 DEVICE_CONTENT_TYPE = "dcim.device"
 DEVICES_PATH = "/api/dcim/devices/"
@@ -43,16 +41,6 @@ DEFAULT_BATCH_SIZE = 200
 
 # Custom field type -> how the run's time is written into it.
 VALUE_FORMATS = {"date": "date", "text": "iso", "markdown": "iso"}
-
-ARGUMENT_SPEC: Dict[str, Any] = {
-    **NAUTOBOT_ARGSPEC,
-    "custom_field": {"type": "str", "default": DEFAULT_CUSTOM_FIELD},
-    "devices": {"type": "list", "elements": "dict", "default": []},
-    "pushed": {"type": "bool", "default": False},
-    "timestamp": {"type": "raw"},
-    "batch_size": {"type": "int", "default": DEFAULT_BATCH_SIZE},
-    "validate_only": {"type": "bool", "default": False},
-}
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _NAMES_SHOWN = 20
@@ -167,7 +155,7 @@ def parse_timestamp(value: Any, now: Optional[datetime] = None) -> datetime:
 
     value: None or "" (now), a datetime (naive ones are UTC), an ISO 8601 string (``2026-11-24T02:00:00Z``,
     ``2026-11-24T03:00:00+01:00``, ``2026-11-24``), a ``YYYYMMDD_HHMMSS`` stamp (UTC), or the stamp
-    dict returned by ``backup_path`` (its ``timestamp``). Parsing is paths.run_instant's, so the
+    dict returned by ``backup_path`` (its ``timestamp``). Parsing is clock.run_instant's, so the
     write-back and the backup paths read a run's time the same way. Raise WritebackError otherwise.
     """
     if isinstance(value, Mapping):

@@ -129,3 +129,20 @@ push_failed:
   returned: always
   type: bool
 """
+
+# The options of the action plugin (plugins/action/backup_report.py), which validates the task's arguments with it.
+ARGUMENT_SPEC = {
+    "hosts": {"type": "list", "elements": "str"},
+    "result_var": {"type": "str", "default": "backup_result"},
+    "results": {"type": "dict"},
+    "git_status": {"type": "dict"},
+    "git_commit_status": {"type": "dict"},
+    "timestamp_update_status": {"type": "dict"},
+    "credential_info": {"type": "dict"},
+    "repository": {"type": "str"},
+    "commit_date": {"type": "str"},
+    "report_path": {"type": "path"},
+    "file_mode": {"type": "raw", "default": "0600"},
+    "fail_on_error": {"type": "bool", "default": True},
+    "stats_key": {"type": "str"},
+}

@@ -102,3 +102,10 @@ error_class:
   returned: always
   type: str
 """
+
+# This module's own options; the action plugin (plugins/action/check_queues.py) adds those of its doc fragments.
+ARGUMENT_SPEC = {
+    "drop_threshold": {"type": "int", "default": 0},
+    "job_parameters": {"type": "dict"},
+    "read_timeout": {"type": "float", "default": 60},
+}

@@ -167,3 +167,9 @@ error_class:
   returned: always
   type: str
 """
+
+# This module's own options; the action plugin (plugins/action/device_config_backup.py) adds those of its doc fragments.
+ARGUMENT_SPEC = {
+    "facts": {"type": "dict"},
+    "device_name": {"type": "str"},
+}

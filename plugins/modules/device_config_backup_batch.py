@@ -30,7 +30,7 @@ description:
     names the failed ones; the task itself fails only on invalid arguments or a missing Python library. To make
     the failed devices failed hosts in the play recap (and the exit code non-zero), add them to a group with
     C(ansible.builtin.add_host) and fail that group in a following play, as C(playbooks/backup.yml) does.
-  - As each device finishes, a line C([i/N] device ok (changed)) or C([i/N] device failed (class) error) is
+  - As each device finishes, a line "[i/N] device ok (changed)" or "[i/N] device failed (class) error" is
     printed (see O(progress)).
 extends_documentation_fragment:
   - netops.nautobot_backup.backup_options
@@ -160,3 +160,11 @@ diff:
   type: list
   elements: dict
 """
+
+# This module's own options; the action plugin (plugins/action/device_config_backup_batch.py) adds those of its
+# doc fragments.
+ARGUMENT_SPEC = {
+    "workers": {"type": "int", "default": 50},
+    "processes": {"type": "int", "default": 0},
+    "progress": {"type": "bool", "default": True},
+}

@@ -94,3 +94,9 @@ executed_by:
   type: str
   sample: admin
 """
+
+# The options of the action plugin (plugins/action/job_dispatch.py), which validates the task's arguments with it.
+ARGUMENT_SPEC = {
+    "job_type": {"type": "str"},
+    "job_types": {"type": "list", "elements": "dict", "required": True},
+}

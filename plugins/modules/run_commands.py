@@ -131,3 +131,13 @@ error_class:
   returned: always
   type: str
 """
+
+# This module's own options; the action plugin (plugins/action/run_commands.py) adds those of its doc fragments.
+ARGUMENT_SPEC = {
+    "template": {"type": "str"},
+    "job_parameters": {"type": "dict"},
+    "repo_dir": {"type": "path"},
+    "output_path_template": {"type": "str"},
+    "timestamp": {"type": "raw"},
+    "read_timeout": {"type": "float", "default": 60},
+}

@@ -1,4 +1,4 @@
-"""Tests for plugins/module_utils/backup.py: requests from host variables, task results, the batch pool."""
+"""Tests for plugins/module_utils/backup.py: the batch pool, diffs, and a device's failures as data."""
 
 from __future__ import annotations
 
@@ -9,101 +9,21 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (
-    BackupRequest,
-    backup_batch,
-    failed_info,
-    progress_line,
-    request_from_vars,
-    task_result,
-)
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils import backup
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import BackupRequest, failed_info
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
     ConnectionSettings,
     DeviceError,
     FetchedConfigs,
 )
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.results import batch_results
 
-ARGS: Dict[str, Any] = {
-    "repo_dir": "/tmp/repo",
-    "timestamp": "2026-01-02T03:04:05+00:00",
-    "backup_startup": True,
-    "sanitize": False,
-    "sanitize_patterns": [],
-    "platform_map": {},
-    "conn_timeout": 10,
-    "auth_timeout": 20,
-    "banner_timeout": 15,
-    "read_timeout": 120,
-}
 CONFIG = "\n".join(["hostname {name}", "!", *[f"interface Ethernet{i}\n description x" for i in range(6)], "end", ""])
 
 
-def lookup_from(values: Dict[str, Any]):
-    return values.get
-
-
-def test_request_from_vars_reads_the_standard_connection_variables():
-    host_vars = {
-        "ansible_host": "192.0.2.1",
-        "ansible_ssh_port": 2222,
-        "ansible_user": "netops",
-        "ansible_password": "pw",
-        "ansible_enable_pass": "en",
-        "netmiko_device_type": "cisco_ios",
-        "nautobot": {"id": "d1", "platform": {"name": "Cisco IOS"}, "location": {"name": "Berlin"}},
-        "nautobot_backup_commands": {"startup": None},
-    }
-    request = request_from_vars(ARGS, "r1", lookup_from(host_vars))
-    settings = request.settings
-    assert (settings.host, settings.port, settings.username) == ("192.0.2.1", 2222, "netops")
-    assert (settings.password, settings.secret, settings.device_type) == ("pw", "en", "cisco_ios")
-    assert request.device_id == "d1" and request.platform == "Cisco IOS"
-    assert request.command_overrides == {"startup": None}
-    assert request.stamp["date"] == "20260102"
-    assert request.repo_dir == Path("/tmp/repo")
-
-
-def test_request_from_vars_prefers_given_facts_and_commands():
-    args = dict(ARGS, facts={"platform": "arista_eos"}, commands={"running": "show run all"})
-    request = request_from_vars(args, "s1", lookup_from({"nautobot": {"platform": "cisco_ios"}}))
-    assert request.settings.device_type == "arista_eos"
-    assert request.settings.host == "s1" and request.settings.port == 22
-    assert request.command_overrides == {"running": "show run all"}
-
-
-def test_request_from_vars_unknown_platform_raises_for_that_device():
-    with pytest.raises(NautobotBackupError) as caught:
-        request_from_vars(ARGS, "x1", lookup_from({"nautobot": {"platform": {"name": "Mystery OS"}}}))
-    assert caught.value.failure_class == "unsupported_platform"
-    info = failed_info("x1", caught.value)
-    assert info.failed and info.error_class == "unsupported_platform" and "Mystery OS" in info.error
-
-
-@pytest.mark.parametrize(
-    ("info", "expected"),
-    [
-        ({"changed": True, "startup_config_success": True}, "ok (changed)"),
-        ({"changed": False, "startup_config_success": False, "startup_config_reason": "none"}, "ok (unchanged)"),
-        (
-            {"error": "authentication failed", "error_class": "auth_failed"},
-            "failed (auth_failed): authentication failed",
-        ),
-    ],
-)
-def test_task_result_and_progress_line(info, expected):
-    result = task_result(info)
-    assert result["changed"] is bool(info.get("changed"))
-    assert result.get("failed", False) is bool(info.get("error"))
-    assert progress_line(3, 10, "r1", result) == f"[3/10] r1 {expected}"
-    if info.get("error"):
-        assert result["msg"] == "auth_failed: authentication failed"
-    assert "diff" not in result
-    assert task_result(info, [{"before": "a", "after": "b"}])["diff"] == [{"before": "a", "after": "b"}]
-
-
-def test_progress_line_total_never_below_done():
-    assert progress_line(5, 0, "r1", {"changed": False}) == "[5/5] r1 ok (unchanged)"
+def backup_batch(*args: Any, **kwargs: Any) -> Dict[str, Dict[str, Any]]:
+    """backup.backup_batch(), each outcome as the task result the batch action reports for it."""
+    return batch_results(backup.backup_batch(*args, **kwargs))
 
 
 def _request(tmp_path: Path, name: str, device_type: str = "cisco_ios") -> BackupRequest:
@@ -297,12 +217,6 @@ def test_sanitized_diff_sanitizes_the_previous_file_too(tmp_path):
     request.sanitize = True
     diffs = backup_batch({"r1": request}, want_diff=True, fetch=_fetch_secret)["r1"]["diff"]
     assert diffs and "Comm-5ecret-7" not in repr(diffs)
-
-
-def test_show_diff_is_read_from_the_arguments():
-    args = dict(ARGS, show_diff=True)
-    assert request_from_vars(args, "r1", lookup_from({"netmiko_device_type": "cisco_ios"})).show_diff is True
-    assert request_from_vars(ARGS, "r1", lookup_from({"netmiko_device_type": "cisco_ios"})).show_diff is False
 
 
 def test_an_unexpected_error_while_cleaning_is_that_devices_failure_without_its_text(tmp_path, monkeypatch):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils import git_repo, retrieval
+from ansible_collections.netops.nautobot_backup.plugins.module_utils import git_runner, retrieval
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.scrub import MASK, Scrubber
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils import device_requests
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,6 @@ def test_device_settings_and_git_use_the_same_rule():
     text = "login pw / enable en4ble / remote https://u:tok@git.example/x.git"
     assert settings.scrub(text) == Scrubber(["pw", "en4ble"])(text)
     assert "pw" not in settings.scrub(text) and "tok" not in settings.scrub(text)
-    assert git_repo.Scrubber is Scrubber
-    error = retrieval.host_variable_error(ValueError("bad value pw for https://u:tok@h/x"), ["pw"])
+    assert git_runner.Scrubber is Scrubber
+    error = device_requests.host_variable_error(ValueError("bad value pw for https://u:tok@h/x"), ["pw"])
     assert "pw" not in str(error) and "tok" not in str(error)
