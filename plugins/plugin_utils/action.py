@@ -92,10 +92,10 @@ class EngineAction(ActionBase):
         return args.get("device_name") or task_vars.get("inventory_hostname")
 
 
-def merge_specs(*specs: Dict[str, Any], without: Sequence[str] = ()) -> Dict[str, Any]:
-    """One argument spec from several pieces (later pieces win), leaving out the names in ``without``."""
+def merge_specs(*specs: Dict[str, Any]) -> Dict[str, Any]:
+    """One argument spec from several pieces: a module's doc fragments' pieces, then its own options."""
     merged: Dict[str, Any] = {}
     for spec in specs:
         merged.update(spec)
-    return {name: option for name, option in merged.items() if name not in without}
+    return merged
 
