@@ -33,6 +33,8 @@ html_use_smartypants = True
 html_use_modindex = False
 html_use_index = False
 html_copy_source = False
+html_static_path = ["static"]
+html_css_files = ["guides.css"]
 default_role = "any"
 nitpicky = True
 
@@ -66,6 +68,13 @@ def _ansible_reference(app, env, node, contnode):
 def setup(app):
     app.connect("missing-reference", _ansible_reference)
 PY
+
+# The guides' tables: long code literals may wrap, so that a table fits the page instead of scrolling sideways.
+mkdir -p "$out/static"
+cat > "$out/static/guides.css" <<'CSS'
+.rst-content table.docutils:not(.ansible-option-table) td { white-space: normal; }
+.rst-content table.docutils:not(.ansible-option-table) td code.literal { white-space: normal; overflow-wrap: anywhere; }
+CSS
 
 sphinx-build -b html -W --keep-going -q -c "$out" "$out/rst" "$out/html"
 echo "docs: $out/html/index.html"

@@ -50,10 +50,11 @@ def docs_table(entries: List[Dict[str, Any]]) -> str:
     lines += ["   * - job type", "     - runs", "     - status", "     - default parameters", "     - description"]
     for entry in entries:
         runner = entry.get("runner") or {}
-        runs = " ".join(f"{kind} ``{name}``" for kind, name in runner.items()) or "-"
+        runs = " ".join(f"{kind} ``{name}``" for kind, name in runner.items()) or "\\-"  # a lone "-" is a list
         defaults = ", ".join(f"``{key}: {json.dumps(value)}``" for key, value in (entry.get("defaults") or {}).items())
+        defaults = defaults or "\\-"
         status = "retired" if entry.get("retired") else "available"
-        lines += [f"   * - ``{entry['name']}``", f"     - {runs}", f"     - {status}", f"     - {defaults or '-'}"]
+        lines += [f"   * - ``{entry['name']}``", f"     - {runs}", f"     - {status}", f"     - {defaults}"]
         lines.append(f"     - {entry['description']}")
     return "\n".join(lines)
 
