@@ -89,10 +89,11 @@ test: setup lint unit sanity ee integration molecule ## Set up everything and ru
 # ---------------------------------------------------------------- benchmarks (never part of `make test`)
 # benchmarks/README.md: what each one measures and its set-up. They import the test bed (tests/) and, where
 # they time plugin code in-process, the collection as ansible_collections.netops.nautobot_backup from PYTHONPATH.
-BENCH      ?= backup_500
-BENCH_ARGS ?=
-BENCH_REF  ?=
-BENCH_COLL := $(BUILD)/bench-collections
+BENCH        ?= backup_500
+BENCH_ARGS   ?=
+BENCH_REF    ?=
+BENCH_BEFORE ?=
+BENCH_COLL   := $(BUILD)/bench-collections
 
 .PHONY: bench
 bench: venv collection ## Run benchmarks/BENCH.py (default backup_500) with BENCH_ARGS (not part of `make test`)
@@ -106,8 +107,15 @@ bench-galaxy: venv ## `make bench` on a copy built and installed by ansible-gala
 	else src=$(ROOT); fi; cd $$src && $(BIN)/ansible-galaxy collection build --output-path $(BUILD)/bench-dist .
 	ANSIBLE_COLLECTIONS_PATH=$(BENCH_COLL) $(BIN)/ansible-galaxy collection install --no-deps --force \
 	  -p $(BENCH_COLL) $(BUILD)/bench-dist/*.tar.gz
+	if [ -n "$(BENCH_BEFORE)" ]; then rm -rf $(BUILD)/bench-before*; mkdir -p $(BUILD)/bench-before-src; \
+	  git archive $(BENCH_BEFORE) | tar -x -C $(BUILD)/bench-before-src; \
+	  (cd $(BUILD)/bench-before-src && $(BIN)/ansible-galaxy collection build --output-path $(BUILD)/bench-before-dist .); \
+	  ANSIBLE_COLLECTIONS_PATH=$(BUILD)/bench-before $(BIN)/ansible-galaxy collection install --no-deps --force \
+	    -p $(BUILD)/bench-before $(BUILD)/bench-before-dist/*.tar.gz; fi
 	ANSIBLE_COLLECTIONS_PATH=$(BENCH_COLL) PYTHONPATH=$(ROOT)/tests:$(BENCH_COLL) \
-	  $(BIN)/python benchmarks/$(BENCH).py $(BENCH_ARGS)
+	  BENCH_COMMIT="$(if $(BENCH_REF),$$(git rev-parse --short $(BENCH_REF)),$$(git describe --always --dirty=+dirty))" \
+	  $(BIN)/python benchmarks/$(BENCH).py $(BENCH_ARGS) \
+	  $(if $(BENCH_BEFORE),--collection before=$(BUILD)/bench-before)
 
 # ---------------------------------------------------------------- demo
 .PHONY: demo

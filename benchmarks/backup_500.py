@@ -58,6 +58,7 @@ with the right interpreter; that mode imports nothing but the standard library (
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -242,6 +243,7 @@ class Variant:
     playbook: bool = False  # the product's playbooks/backup.yml (Git remote, report)
     role: bool = False  # the backup_devices role alone
     extra_vars: Dict[str, Any] = field(default_factory=dict)
+    collections: str = ""  # ANSIBLE_COLLECTIONS_PATH of a ``name@label`` variant; empty: the caller's
 
 
 def variants(workers: int) -> Dict[str, Variant]:
@@ -446,7 +448,8 @@ def ansible_command(ctx: Context, variant: Variant, run_dir: Path, out_dir: Path
         extra_args = ["-e", f"@{run_dir / 'inputs.json'}"]
     else:
         write_playbook(run_dir / "play.yml", variant, out_dir)
-    extra = {"ANSIBLE_COLLECTIONS_PATH": ctx.collections, "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"}
+    collections = variant.collections or ctx.collections
+    extra = {"ANSIBLE_COLLECTIONS_PATH": collections, "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false"}
     cfg = run_dir / "ansible.cfg"
     cfg.write_text("[defaults]\n" + "".join(f"{k} = {v}\n" for k, v in variant.cfg.items()), encoding="utf-8")
     extra["ANSIBLE_CONFIG"] = str(cfg)
@@ -661,7 +664,7 @@ def summarize(results: List[Dict[str, Any]], names: List[str], base: str) -> Dic
 
 def print_table(results: List[Dict[str, Any]], summary: Dict[str, Any], base: str, devices: int) -> None:
     """Print one line per run, then the per-variant medians."""
-    head = f"{'round':>5} {'variant':<12} {'wall s':>7} {'loop s':>7} {'cli CPU':>8} {'cli RSS':>8} {'lab CPU':>8}"
+    head = f"{'round':>5} {'variant':<18} {'wall s':>7} {'loop s':>7} {'cli CPU':>8} {'cli RSS':>8} {'lab CPU':>8}"
     head += f" {'load1':>6}"
     print(head + f" {'files':>9} {'failed':>6} {'ratio':>6}")
     base_by_round = {r["round"]: r["wall_s"] for r in results if r["variant"] == base}
@@ -669,31 +672,50 @@ def print_table(results: List[Dict[str, Any]], summary: Dict[str, Any], base: st
         ratio = r["wall_s"] / base_by_round[r["round"]] if r["round"] in base_by_round else float("nan")
         loop = f"{r['loop_s']:.2f}" if "loop_s" in r else "-"
         print(
-            f"{r['round']:>5} {r['variant']:<12} {r['wall_s']:>7.2f} {loop:>7} {r['client_cpu_s']:>8.2f}"
+            f"{r['round']:>5} {r['variant']:<18} {r['wall_s']:>7.2f} {loop:>7} {r['client_cpu_s']:>8.2f}"
             f" {r['client_peak_rss_mib']:>8.1f} {r['lab_cpu_s']:>8.2f} {r['load1_before']:>6.2f}"
             f" {r['files']:>5}/{devices:<3} {r['failed_hosts']:>6} {ratio:>6.2f}"
         )
         for err in r.get("errors", [])[:3]:
             print(f"      ! {err}")
     print()
-    title = f"{'variant':<12} {'median s':>9} {'runs (s)':<24} {'ratio to ' + base + ' (per round)':<28} {'median':>6}"
+    title = f"{'variant':<18} {'median s':>9} {'runs (s)':<24} {'ratio to ' + base + ' (per round)':<28} {'median':>6}"
     print(title + f" {'CPU s':>6} {'RSS MiB':>7}")
     for name, s in summary.items():
         walls = ", ".join(f"{w:.2f}" for w in s["wall_s"])
         ratios = ", ".join(f"{x:.2f}" for x in s["ratios"])
         ratio = f"{s['median_ratio']:.2f}" if s["median_ratio"] is not None else "-"
         print(
-            f"{name:<12} {s['median_wall_s']:>9.2f} {walls:<24} {ratios:<28} {ratio:>6}"
+            f"{name:<18} {s['median_wall_s']:>9.2f} {walls:<24} {ratios:<28} {ratio:>6}"
             f" {s['median_client_cpu_s']:>6.2f} {s['median_client_peak_rss_mib']:>7.1f}"
         )
 
 
 def git_commit() -> str:
-    """The commit of the working tree the benchmark runs from, with ``+dirty`` when it has changes."""
+    """The commit measured: BENCH_COMMIT (make bench-galaxy sets it), else the working tree's (``+dirty``)."""
+    if os.environ.get("BENCH_COMMIT"):
+        return os.environ["BENCH_COMMIT"]
     run = subprocess.run(
         ["git", "-C", str(REPO), "describe", "--always", "--dirty=+dirty"], capture_output=True, text=True, check=False
     )
     return run.stdout.strip() or "unknown"
+
+
+def with_labels(known: Dict[str, Variant], names: List[str], labelled: List[str]) -> Dict[str, Variant]:
+    """Add the ``name@LABEL`` variants: an Ansible variant run on the collection of ``--collection LABEL=PATH``.
+
+    That compares two versions of the collection (e.g. before and after a change) in the same rounds, under
+    the same load, instead of in two runs minutes apart.
+    """
+    paths = dict(item.split("=", 1) for item in labelled)
+    result = dict(known)
+    for name in names:
+        base, _sep, label = name.partition("@")
+        if label and base in known and known[base].kind == "ansible" and label in paths:
+            path = measure.collections_path(str(Path(paths[label]).resolve()))
+            description = f"{known[base].description} [collection {label}: {path}]"
+            result[name] = dataclasses.replace(known[base], name=name, description=description, collections=path)
+    return result
 
 
 def bench_main(args: argparse.Namespace) -> int:
@@ -701,11 +723,11 @@ def bench_main(args: argparse.Namespace) -> int:
     from lab.lifecycle import stop_lab  # pylint: disable=import-outside-toplevel
     from testbed.ansible_run import lab_inventory  # pylint: disable=import-outside-toplevel
 
-    known = variants(args.workers)
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    known = with_labels(variants(args.workers), names, args.collection)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise SystemExit(f"unknown variants {unknown}; known: {', '.join(known)}")
+        raise SystemExit(f"unknown variants {unknown}; known: {', '.join(known)}; name@LABEL needs --collection")
     if "b" in names and not Path(args.nornir_python).exists():
         raise SystemExit(f"{args.nornir_python} missing: see benchmarks/README.md for the Nornir venv")
     collections = measure.collections_path() if any(known[n].kind == "ansible" for n in names) else ""
@@ -746,14 +768,14 @@ def bench_main(args: argparse.Namespace) -> int:
         for name in names:
             if known[name].playbook:
                 warm = prepare_git(ctx, known[name])
-                print(f"warm-up {name:<12} {warm['wall_s']:7.2f}s (untimed: clone + first commit)", flush=True)
+                print(f"warm-up {name:<18} {warm['wall_s']:7.2f}s (untimed: clone + first commit)", flush=True)
         for round_no in range(args.rounds):
             for name in rotated(names, round_no):
                 result = run_variant(ctx, known[name], round_no)
                 results.append(result)
                 status = "ok" if result["complete"] else "INCOMPLETE"
                 print(
-                    f"round {round_no} {name:<12} {result['wall_s']:7.2f}s  files {result['files']}/{len(devices)}"
+                    f"round {round_no} {name:<18} {result['wall_s']:7.2f}s  files {result['files']}/{len(devices)}"
                     f"  failed {result['failed_hosts']}  {status}",
                     flush=True,
                 )
@@ -804,6 +826,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         default=0,
         help="give N devices (spread out) the lab's auth_failure fault: each run "
         "must then report exactly N failures and write no file for them",
+    )
+    parser.add_argument(
+        "--collection",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="a second collections path; variant NAME@LABEL runs NAME on it (e.g. c@before); repeatable",
     )
     parser.add_argument(
         "--ansible-env",

@@ -191,19 +191,17 @@ def machine() -> Dict[str, Any]:
     return {**load(), "python": platform.python_version(), "kernel": platform.release()}
 
 
-def collections_path() -> str:
-    """The ANSIBLE_COLLECTIONS_PATH the caller set, after checking that it holds netops.nautobot_backup.
+def collections_path(value: Optional[str] = None) -> str:
+    """ANSIBLE_COLLECTIONS_PATH as the caller set it (or value), after checking that it holds netops.nautobot_backup.
 
     Benchmarks run the installed collection the way a user does; they never pick a copy themselves.
     """
-    value = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")
+    value = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "") if value is None else value
     for root in filter(None, value.split(os.pathsep)):
-        if (
-            Path(root, "ansible_collections", *COLLECTION, "galaxy.yml").exists()
-            or Path(root, "ansible_collections", *COLLECTION, "MANIFEST.json").exists()
-        ):
+        installed = Path(root, "ansible_collections", *COLLECTION)
+        if (installed / "galaxy.yml").exists() or (installed / "MANIFEST.json").exists():
             return value
     raise SystemExit(
-        f"ANSIBLE_COLLECTIONS_PATH={value!r} holds no {'.'.join(COLLECTION)}: run the benchmarks through "
+        f"collections path {value!r} holds no {'.'.join(COLLECTION)}: run the benchmarks through "
         "`make bench` (or see benchmarks/README.md)"
     )
