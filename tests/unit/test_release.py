@@ -210,6 +210,6 @@ def test_no_version_added_is_later_than_the_collection_version() -> None:
                 found.extend(_versions_added(yaml.safe_load(node.value.value), str(path.relative_to(ROOT))))
     for path in sorted((ROOT / "roles").glob("*/meta/argument_specs.yml")):
         found.extend(_versions_added(yaml.safe_load(path.read_text()), str(path.relative_to(ROOT))))
-    assert len([where for where, _ in found if where.startswith("plugins/modules/")]) >= 9, found
+    assert len([entry for entry in found if entry[0].startswith("plugins/modules/")]) >= 9, found
     later = [(where, version) for where, version in found if _version(version) > _version(galaxy_version)]
     assert not later, f"version_added later than galaxy.yml's {galaxy_version}: {later}"
