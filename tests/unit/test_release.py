@@ -102,7 +102,7 @@ def shipped(path: str) -> bool:
     if top not in TOP_DIRS:
         return False
     if top == "plugins":
-        return path.endswith(".py")
+        return path.endswith((".py", ".yml", ".yaml"))  # .yml: documentation beside a filter or test plugin
     if top == "roles":
         return len(parts) > 2 and parts[2] != "molecule" and path.endswith((".yml", ".yaml", ".md", ".j2"))
     if top == "docs":
