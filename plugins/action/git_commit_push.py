@@ -31,13 +31,13 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.report impo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import RunLock
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.scrub import Scrubber
 from ansible_collections.netops.nautobot_backup.plugins.modules.git_commit_push import ARGUMENT_SPEC
-from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.action import EngineAction
+from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.action import EngineAction, merge_specs
 
 
 class ActionModule(EngineAction):
     """Clone/sync the backup checkout (mode=prepare) or commit and push the run's files (mode=publish)."""
 
-    ARGUMENT_SPEC = ARGUMENT_SPEC
+    ARGUMENT_SPEC = merge_specs(ARGUMENT_SPEC)  # its ("env", [NAME]) fallbacks become env_fallback
     LIBRARIES = ("pydantic", "gitpython")
 
     def run_engine(self, args: Dict[str, Any], task_vars: Dict[str, Any]) -> Dict[str, Any]:

@@ -342,38 +342,27 @@ changed_files:
   sample: [backups/ios-r1.running-config, backups/ios-r1.startup-config]
 """
 
-from ansible.module_utils.common.parameters import env_fallback
-
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo import (
-    DEFAULT_AUTHOR_EMAIL,
-    DEFAULT_AUTHOR_NAME,
-    DEFAULT_BRANCH,
-    DEFAULT_MESSAGE,
-    DEFAULT_PUSH_RETRIES,
-)
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_runner import DEFAULT_TIMEOUT
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import DEFAULT_LOCK_TIMEOUT
-
 # The options of the action plugin (plugins/action/git_commit_push.py), which validates the task's arguments with
-# it. 'message' is a reserved name for AnsibleModule, so no module code ever uses this spec.
+# it ('message' is a reserved name for AnsibleModule, so no module code uses it). Literals only: a module file
+# that is documentation and data needs no AnsibleModule. ("env", [NAME]) is an env_fallback (plugin_utils.action).
 ARGUMENT_SPEC = {
     "repo_dir": {"type": "path", "required": True},
     "repo_url": {"type": "str", "required": True},
-    "branch": {"type": "str", "default": DEFAULT_BRANCH},
+    "branch": {"type": "str", "default": "main"},
     "mode": {"type": "str", "choices": ["prepare", "publish"], "default": "publish"},
-    "username": {"type": "str", "fallback": (env_fallback, ["NB_BACKUP_GIT_USERNAME"])},
-    "token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["NB_BACKUP_GIT_TOKEN"])},
-    "ssh_key_file": {"type": "path", "no_log": False, "fallback": (env_fallback, ["NB_BACKUP_GIT_SSH_KEY_FILE"])},
+    "username": {"type": "str", "fallback": ("env", ["NB_BACKUP_GIT_USERNAME"])},
+    "token": {"type": "str", "no_log": True, "fallback": ("env", ["NB_BACKUP_GIT_TOKEN"])},
+    "ssh_key_file": {"type": "path", "no_log": False, "fallback": ("env", ["NB_BACKUP_GIT_SSH_KEY_FILE"])},
     "files": {"type": "list", "elements": "str", "default": []},
     "device_results": {"type": "raw"},
     "removed_files": {"type": "list", "elements": "str", "default": []},
-    "message": {"type": "str", "default": DEFAULT_MESSAGE},
+    "message": {"type": "str", "default": "Config backup {timestamp}: {files_changed} files changed"},
     "message_vars": {"type": "dict", "default": {}},
-    "author_name": {"type": "str", "default": DEFAULT_AUTHOR_NAME},
-    "author_email": {"type": "str", "default": DEFAULT_AUTHOR_EMAIL},
-    "push_retries": {"type": "int", "default": DEFAULT_PUSH_RETRIES},
+    "author_name": {"type": "str", "default": "Nautobot Backup"},
+    "author_email": {"type": "str", "default": "nautobot-backup@localhost"},
+    "push_retries": {"type": "int", "default": 5},
     "timestamp": {"type": "raw"},
-    "timeout": {"type": "float", "default": DEFAULT_TIMEOUT},
-    "lock_timeout": {"type": "float", "default": DEFAULT_LOCK_TIMEOUT},
+    "timeout": {"type": "float", "default": 300},
+    "lock_timeout": {"type": "float", "default": 600},
     "file_mode": {"type": "raw", "default": "0600"},
 }

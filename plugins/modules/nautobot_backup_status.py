@@ -189,18 +189,14 @@ msg:
   type: str
 """
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.writeback import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_CUSTOM_FIELD,
-)
-
-# This module's own options; the action plugin (plugins/action/nautobot_backup_status.py) adds those of the
-# netops.nautobot_backup.nautobot doc fragment.
+# This module's own options (literals only: a module file that is documentation and data needs no AnsibleModule);
+# the action plugin (plugins/action/nautobot_backup_status.py) adds those of the netops.nautobot_backup.nautobot
+# doc fragment.
 ARGUMENT_SPEC = {
-    "custom_field": {"type": "str", "default": DEFAULT_CUSTOM_FIELD},
+    "custom_field": {"type": "str", "default": "last_backup"},
     "devices": {"type": "list", "elements": "dict", "default": []},
     "pushed": {"type": "bool", "default": False},
     "timestamp": {"type": "raw"},
-    "batch_size": {"type": "int", "default": DEFAULT_BATCH_SIZE},
+    "batch_size": {"type": "int", "default": 200},
     "validate_only": {"type": "bool", "default": False},
 }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from ansible.module_utils.common.parameters import env_fallback
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import MissingLibraryError, require
@@ -93,9 +94,20 @@ class EngineAction(ActionBase):
 
 
 def merge_specs(*specs: Dict[str, Any]) -> Dict[str, Any]:
-    """One argument spec from several pieces: a module's doc fragments' pieces, then its own options."""
+    """One argument spec from several pieces: a module's doc fragments' pieces, then its own options.
+
+    A module file holds literals only (validate-modules then needs no AnsibleModule in it), so it writes an
+    environment fallback as ``("env", [NAME, ...])``; here it becomes Ansible's ``(env_fallback, [NAME, ...])``.
+    """
     merged: Dict[str, Any] = {}
     for spec in specs:
         merged.update(spec)
-    return merged
+    return {name: _with_env_fallback(option) for name, option in merged.items()}
 
+
+def _with_env_fallback(option: Dict[str, Any]) -> Dict[str, Any]:
+    """The option with a literal ``("env", names)`` fallback turned into env_fallback."""
+    fallback = option.get("fallback")
+    if not fallback or fallback[0] != "env":
+        return option
+    return {**option, "fallback": (env_fallback, list(fallback[1]))}

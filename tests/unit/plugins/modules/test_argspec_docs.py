@@ -118,3 +118,26 @@ def test_differences_catch_an_option_on_one_side_only():
         "sub.x: documented, not in the spec",
         "token: a secret without no_log=True",
     ]
+
+
+def test_module_defaults_are_the_engines_defaults():
+    """Module files hold literals; the engine's own defaults must be the same values."""
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils import (
+        git_repo,
+        git_runner,
+        run_lock,
+        writeback,
+    )
+    from ansible_collections.netops.nautobot_backup.plugins.modules import git_commit_push, nautobot_backup_status
+
+    git = git_commit_push.ARGUMENT_SPEC
+    assert git["branch"]["default"] == git_repo.DEFAULT_BRANCH
+    assert git["message"]["default"] == git_repo.DEFAULT_MESSAGE
+    assert git["author_name"]["default"] == git_repo.DEFAULT_AUTHOR_NAME
+    assert git["author_email"]["default"] == git_repo.DEFAULT_AUTHOR_EMAIL
+    assert git["push_retries"]["default"] == git_repo.DEFAULT_PUSH_RETRIES
+    assert git["timeout"]["default"] == git_runner.DEFAULT_TIMEOUT
+    assert git["lock_timeout"]["default"] == run_lock.DEFAULT_LOCK_TIMEOUT
+    status = nautobot_backup_status.ARGUMENT_SPEC
+    assert status["custom_field"]["default"] == writeback.DEFAULT_CUSTOM_FIELD
+    assert status["batch_size"]["default"] == writeback.DEFAULT_BATCH_SIZE

@@ -62,3 +62,12 @@ def test_a_missing_library_fails_before_the_engine_runs():
 def test_merge_specs_later_pieces_win():
     merged = merge_specs({"a": {"type": "int"}, "b": {"type": "str"}}, {"a": {"type": "str"}})
     assert merged == {"a": {"type": "str"}, "b": {"type": "str"}}
+
+
+def test_merge_specs_turns_a_literal_env_fallback_into_env_fallback(monkeypatch):
+    from ansible.module_utils.common.parameters import env_fallback
+
+    merged = merge_specs({"token": {"type": "str", "no_log": True, "fallback": ("env", ["H1_TOKEN"])}})
+    assert merged["token"]["fallback"] == (env_fallback, ["H1_TOKEN"])
+    monkeypatch.setenv("H1_TOKEN", "from-env")
+    assert merged["token"]["fallback"][0](*merged["token"]["fallback"][1]) == "from-env"
