@@ -2,11 +2,12 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The backup repository's remote: URLs without credentials, and how git authenticates to it.
 
-``check_url`` refuses a repo_url that carries credentials (the one home of that rule; the roles
-reach it through ``git_commit_push``), ``redact_url`` and ``same_remote`` compare and show URLs
-without secrets, and ``GitAuth.environment`` provides a per-run GIT_ASKPASS script that reads the
-token from an environment variable that ``git_runner.GitRunner`` gives only to the network
-commands; credential helpers are switched off so none stores it. Credentials never reach a URL,
+``check_url`` refuses a repo_url that carries credentials (``carries_credentials`` is the one home
+of that rule; the roles reach it through the ``url_without_credentials`` test plugin), ``redact_url``
+and ``same_remote`` compare and show URLs without secrets, and ``GitAuth.environment`` provides a
+per-run GIT_ASKPASS script that reads the token from an environment variable that
+``git_runner.GitRunner`` gives only to the network commands; credential helpers are switched off so
+none stores it. Credentials never reach a URL,
 ``.git/config``, argv or a result.
 """
 
@@ -49,16 +50,27 @@ def check_url(url: str) -> str:
     url = (url or "").strip()
     if not url:
         raise GitInputError("repo_url is empty")
-    if "://" in url:
-        parts = urlsplit(url)
-        http = parts.scheme.lower() in ("http", "https", "ftp", "ftps")
-        if parts.password is not None or (http and parts.username is not None):
-            raise GitInputError(
-                f"repo_url {redact_url(url)} contains credentials; give the URL without them and pass the secret in "
-                "the 'token' option (or the NB_BACKUP_GIT_TOKEN environment variable), and the user name in "
-                "'username'"
-            )
+    if carries_credentials(url):
+        raise GitInputError(
+            f"repo_url {redact_url(url)} contains credentials; give the URL without them and pass the secret in "
+            "the 'token' option (or the NB_BACKUP_GIT_TOKEN environment variable), and the user name in "
+            "'username'"
+        )
     return url
+
+
+def carries_credentials(url: str) -> bool:
+    """Tell whether url carries credentials: a password, or any user information in an HTTP(S)/FTP(S) URL.
+
+    The one rule for repository URLs: ``check_url`` refuses them, and the roles test their URL with it
+    (the ``netops.nautobot_backup.url_without_credentials`` test) before anything is stored or cloned.
+    """
+    url = str(url or "").strip()
+    if "://" not in url:
+        return False
+    parts = urlsplit(url)
+    http = parts.scheme.lower() in ("http", "https", "ftp", "ftps")
+    return parts.password is not None or (http and parts.username is not None)
 
 
 def _with_credentials(url: str) -> Optional[Tuple[Any, str]]:
