@@ -71,7 +71,8 @@ options:
       - Devices per GraphQL request. Pages are streamed into the inventory, and the next page is
         fetched while the current one is processed.
       - C(0) fetches every device in one request (more memory, and one long request).
-      - At 10,000 devices and more, C(2500) was about 10% faster than the default here (docs/performance.md).
+      - At 10,000 devices and more, C(2500) was about 10% faster than the default here
+        (R(the performance guide,ansible_collections.netops.nautobot_backup.docsite.performance)).
     type: int
     default: 1000
   parallel_requests:

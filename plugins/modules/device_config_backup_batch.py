@@ -15,7 +15,7 @@ description:
     Ansible worker process that backs the devices up in a pool of O(workers) threads (shared out over O(processes)
     forked processes when there are many devices). At hundreds of devices this
     avoids Ansible's per-host cost (a forked worker, variables and a result per host), which is larger than the
-    backup itself; see C(docs/performance.md) in the collection.
+    backup itself; see R(the performance guide,ansible_collections.netops.nautobot_backup.docsite.performance).
   - B(Run it once.) The action bypasses the host loop, so the task runs for the first host of the batch only.
     Give it C(run_once) so that C(register) sets the result on every host of the batch. C(when) is evaluated
     once, for the first host; select devices with C(hosts), C(--limit) or groups instead. C(forks), C(throttle)
