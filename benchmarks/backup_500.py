@@ -41,6 +41,8 @@ Variants (``--variants``, comma-separated; default ``a,b,c,c_nostartup``):
   device contact): what any ``ansible-playbook`` run of these hosts costs before it does anything.
 - ``e_floor``: not a backup: a per-host ``ansible.builtin.debug`` task (no device contact),
   i.e. what Ansible's per-host machinery alone costs for N hosts (expects no files).
+- ``NAME@LABEL``: the Ansible variant NAME on the collections path of ``--collection LABEL=PATH``,
+  in the same rounds as NAME: two versions of the collection under the same load.
 
 Correctness: a/a_startup/b must leave one file per device that contains the device's
 name; c*/p* must leave ``backups/<name>.running-config`` for every device (plus
