@@ -7,7 +7,7 @@ a missing value (a device without an asset tag) is an error, not a file literall
 ``{asset_tag}.cfg``; a location called ``../../etc`` cannot leave the repository; and two
 devices can never silently overwrite each other's file. This is a small hand-written parser (no Jinja,
 no ``str.format``: a template can only name values, never run code) with these rules
-(``docs/paths.md`` is the user documentation):
+(``docs/docsite/rst/paths.rst`` is the user documentation):
 
 - ``{device_name}`` is the inventory host name, ``{name}`` the Nautobot device name (falling back
   to the host name), ``{date}`` / ``{timestamp}`` come from ONE run stamp shared by every device

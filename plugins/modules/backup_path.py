@@ -35,7 +35,7 @@ description:
     collisions (two backup files mapping to the same path, compared case-insensitively, or a file of one device
     being a directory of another's). Every problem of every host is reported at once. Use it in a C(run_once) task
     before any device is contacted.
-  - See C(docs/paths.md) in the collection for the full rules.
+  - See R(the path templates guide,ansible_collections.netops.nautobot_backup.docsite.paths) for the full rules.
 author:
   - Netops automation team (@netops)
 extends_documentation_fragment:
