@@ -83,7 +83,7 @@ ee: setup ## ansible-builder create: the execution environment's build context i
 	scripts/ee-context.sh
 
 .PHONY: test
-test: setup lint unit sanity ee integration molecule ## Set up everything and run every check (what CI runs)
+test: setup lint docs unit sanity ee integration molecule ## Set up everything and run every check (what CI runs)
 	@echo "make test: all checks passed"
 
 # ---------------------------------------------------------------- benchmarks (never part of `make test`)
