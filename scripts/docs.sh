@@ -72,8 +72,11 @@ PY
 # The guides' tables: long code literals may wrap, so that a table fits the page instead of scrolling sideways.
 mkdir -p "$out/static"
 cat > "$out/static/guides.css" <<'CSS'
-.rst-content table.docutils:not(.ansible-option-table) td { white-space: normal; }
+.rst-content table.docutils:not(.ansible-option-table) td,
+.rst-content table.docutils:not(.ansible-option-table) th { white-space: normal; padding: 8px 10px; }
 .rst-content table.docutils:not(.ansible-option-table) td code.literal { white-space: normal; overflow-wrap: anywhere; }
+/* The side menu: a long plugin name wraps instead of being cut off. */
+.wy-menu-vertical a { overflow-wrap: anywhere; }
 CSS
 
 sphinx-build -b html -W --keep-going -q -c "$out" "$out/rst" "$out/html"
