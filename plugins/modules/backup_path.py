@@ -227,15 +227,10 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import (
-    DEFAULT_RUNNING_TEMPLATE,
-    DEFAULT_STARTUP_TEMPLATE,
-)
-
 # Shared with plugins/action/backup_path.py, which validates the task's arguments with it.
 ARGUMENT_SPEC = {
-    "running_template": {"type": "str", "default": DEFAULT_RUNNING_TEMPLATE},
-    "startup_template": {"type": "str", "default": DEFAULT_STARTUP_TEMPLATE},
+    "running_template": {"type": "str", "default": "backups/{device_name}.running-config"},
+    "startup_template": {"type": "str", "default": "backups/{device_name}.startup-config"},
     "facts": {"type": "dict"},
     "device_name": {"type": "str"},
     "repo_dir": {"type": "path"},

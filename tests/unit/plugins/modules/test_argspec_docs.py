@@ -125,10 +125,15 @@ def test_module_defaults_are_the_engines_defaults():
     from ansible_collections.netops.nautobot_backup.plugins.module_utils import (
         git_repo,
         git_runner,
+        paths,
         run_lock,
         writeback,
     )
-    from ansible_collections.netops.nautobot_backup.plugins.modules import git_commit_push, nautobot_backup_status
+    from ansible_collections.netops.nautobot_backup.plugins.modules import (
+        backup_path,
+        git_commit_push,
+        nautobot_backup_status,
+    )
 
     git = git_commit_push.ARGUMENT_SPEC
     assert git["branch"]["default"] == git_repo.DEFAULT_BRANCH
@@ -141,3 +146,6 @@ def test_module_defaults_are_the_engines_defaults():
     status = nautobot_backup_status.ARGUMENT_SPEC
     assert status["custom_field"]["default"] == writeback.DEFAULT_CUSTOM_FIELD
     assert status["batch_size"]["default"] == writeback.DEFAULT_BATCH_SIZE
+    # The backup path templates: paths.py holds the one definition the engine applies.
+    assert backup_path.ARGUMENT_SPEC["running_template"]["default"] == paths.DEFAULT_RUNNING_TEMPLATE
+    assert backup_path.ARGUMENT_SPEC["startup_template"]["default"] == paths.DEFAULT_STARTUP_TEMPLATE
