@@ -3,7 +3,8 @@
 Starts ONE device lab (``tests/lab``) with N generated devices (default 500, round-robin
 over cisco_ios, cisco_nxos, arista_eos, juniper_junos and cisco_xr) in its own state
 directory, then runs every selected variant once per round (default 3 rounds, the order
-rotated each round so that no variant always runs first or last) and reports wall time,
+rotated each round and reversed every other round, so that no variant always runs first or last
+and no two always run in the same order) and reports wall time,
 client CPU and peak RSS, lab CPU, files written and failures (``measure.run_child``).
 Every variant runs as its own child process and is timed from spawn to exit, so
 interpreter start-up and imports count for all of them alike. The Ansible variants run
@@ -638,9 +639,15 @@ def start_bench_lab(devices: int, state_dir: Path) -> Any:
 
 
 def rotated(names: List[str], round_no: int) -> List[str]:
-    """Return names rotated by round_no (round 0: a,b,c; round 1: b,c,a; ...)."""
-    shift = round_no % len(names)
-    return names[shift:] + names[:shift]
+    """Return the order of one round: rotated by round_no, and reversed in odd rounds.
+
+    Round 0: a,b,c; round 1: b,a,c; round 2: c,a,b; round 3: c,b,a. Rotating keeps any variant from
+    always running first or last; reversing keeps two neighbours (c and c@before) from always running in
+    the same order, which measurably favours the second of the two (warm caches).
+    """
+    order = names if round_no % 2 == 0 else names[::-1]
+    shift = round_no % len(order)
+    return order[shift:] + order[:shift]
 
 
 def summarize(results: List[Dict[str, Any]], names: List[str], base: str) -> Dict[str, Any]:
