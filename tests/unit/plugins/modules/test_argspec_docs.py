@@ -149,3 +149,16 @@ def test_module_defaults_are_the_engines_defaults():
     # The backup path templates: paths.py holds the one definition the engine applies.
     assert backup_path.ARGUMENT_SPEC["running_template"]["default"] == paths.DEFAULT_RUNNING_TEMPLATE
     assert backup_path.ARGUMENT_SPEC["startup_template"]["default"] == paths.DEFAULT_STARTUP_TEMPLATE
+
+
+def test_written_out_template_defaults_are_the_engines():
+    """The default templates are written out where Python cannot reach (doc fragment prose, AWX survey
+    defaults); each copy must still be paths.py's definition, so changing it there fails here first."""
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils import paths
+
+    fragment = (ROOT / "plugins" / "doc_fragments" / "backup_options.py").read_text(encoding="utf-8")
+    assert f"C({paths.DEFAULT_RUNNING_TEMPLATE})" in fragment
+    assert f"C({paths.DEFAULT_STARTUP_TEMPLATE})" in fragment
+    survey = yaml.safe_load((ROOT / "awx" / "vars" / "main.yml").read_text(encoding="utf-8"))
+    assert survey["netops_awx_running_path_template"] == paths.DEFAULT_RUNNING_TEMPLATE
+    assert survey["netops_awx_startup_path_template"] == paths.DEFAULT_STARTUP_TEMPLATE
