@@ -11,6 +11,8 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.jobs import
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import (
     build_run_result,
     failed_hosts,
+    failure_message,
+    run_artifact,
     summary_lines,
     write_report,
 )
@@ -46,10 +48,12 @@ class ActionModule(EngineAction):
         )
         if args["report_path"]:
             write_report(args["report_path"], run, report_mode)
-        lines = summary_lines(run)
+        lines = summary_lines(run, args["report_path"])
+        artifact = run_artifact(run, args["report_path"]).to_dict()
         result: Dict[str, Any] = dict(
             changed=False,
             report=run.to_dict(),
+            artifact=artifact,
             summary=lines,
             success=run.success,
             failed_hosts=failed_hosts(device_results),
@@ -58,10 +62,11 @@ class ActionModule(EngineAction):
         if args["stats_key"]:
             # What ansible.builtin.set_stats returns (per_host false, aggregate true): the strategy
             # records it as custom stats for the play recap and ansible-runner's artifacts (AWX).
-            stats = {args["stats_key"]: result["report"]}
+            # The lean artifact, not the report: its size does not grow with the fleet.
+            stats = {args["stats_key"]: artifact}
             result["ansible_stats"] = {"data": stats, "per_host": False, "aggregate": True}
         if args["fail_on_error"] and not run.success:
-            result.update(failed=True, msg=" / ".join(lines[:1] + [line.strip() for line in lines[1:4]]))
+            result.update(failed=True, msg=failure_message(run, lines))
         else:
             result["msg"] = lines[0]
         return result

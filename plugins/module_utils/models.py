@@ -4,9 +4,9 @@
 
 One schema for every result: a device backup (``DeviceBackupInfo``), the Git steps
 (``GitStatus``, ``GitCommitStatus``), the credential used (``CredentialInfo``, which
-cannot hold a password), the Nautobot write-back (``TimestampUpdateStatus``) and the
-whole run (``BackupRunResult``). Models forbid unknown fields, so a typo or a stray
-secret is an error instead of a silent extra key in a report.
+cannot hold a password), the Nautobot write-back (``TimestampUpdateStatus``), the
+whole run (``BackupRunResult``) and its lean form for set_stats (``RunArtifact``). Models forbid
+unknown fields, so a typo or a stray secret is an error instead of a silent extra key in a report.
 """
 
 from __future__ import annotations
@@ -127,7 +127,9 @@ class TimestampUpdateStatus(_Model):
 
 
 class BackupRunResult(_Model):
-    """The whole run, as written to the JSON report and to set_stats.
+    """The whole run, every device's full record, as written to the JSON report file.
+
+    The set_stats artifact is the lean ``RunArtifact`` built from it (report.run_artifact).
 
     ``success``, ``devices_backed_up`` and ``devices_failed`` are derived from the
     other fields, so they can never disagree with them: a run with any failed device,
@@ -167,6 +169,63 @@ class BackupRunResult(_Model):
             failed_devices=[d for d in devices if d.failed],
             **fields,
         )
+
+
+class RunCounts(_Model):
+    """How many devices a run had: ok (backed up, unchanged), changed (backed up, changed), failed, per class."""
+
+    devices: int = 0
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    failed_by_class: Dict[str, int] = {}
+
+
+class FailedDeviceBrief(_Model):
+    """One failed device in the artifact: its name, class and (bounded, already scrubbed) message."""
+
+    device: str
+    error_class: FailureClass
+    error: str
+
+
+class GitBrief(_Model):
+    """The publish step in the artifact: the new commit (if any), whether it was pushed, and why not."""
+
+    commit: Optional[str] = None
+    pushed: bool = False
+    files_changed: int = 0
+    error: Optional[str] = None
+
+
+class WritebackBrief(_Model):
+    """The Nautobot write-back in the artifact: counts and the first few errors."""
+
+    enabled: bool = False
+    updated: int = 0
+    failed: int = 0
+    errors: List[str] = []
+
+
+class RunArtifact(_Model):
+    """The lean run result published with set_stats (the AWX job artifact ``backup_run``).
+
+    Counts for every device, but names only a bounded number of failed and changed devices
+    (``failed_more`` / ``changed_more`` count the rest), so its size does not grow with the
+    fleet; every device's full record is in the JSON report file at ``report_path``.
+    """
+
+    success: bool = False
+    counts: RunCounts = RunCounts()
+    failed: List[FailedDeviceBrief] = []
+    failed_more: int = 0
+    changed: List[str] = []
+    changed_more: int = 0
+    git: GitBrief = GitBrief()
+    writeback: WritebackBrief = WritebackBrief()
+    report_path: Optional[str] = None
+    repository: Optional[str] = None
+    timestamp: Optional[str] = None
 
 
 class CommandOutput(_Model):

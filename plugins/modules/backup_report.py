@@ -11,7 +11,9 @@ short_description: Assemble a backup run's result, write the JSON report and sum
 version_added: 0.1.0
 description:
   - Collects every host's registered C(device_config_backup) result and the outcomes of the publish and write-back
-    steps into one run result, the same schema everywhere (JSON report file, C(set_stats), summary).
+    steps into one run result. The JSON report file (RV(report)) holds every device's full record; the job
+    artifact (RV(artifact), published with O(stats_key)) and the summary (RV(summary)) are built from it and stay
+    small whatever the fleet size.
   - RV(success) is false when any device failed or the push failed. With O(fail_on_error) the task then
     fails, so the play's exit code says so.
   - C(triggered_by) is C(schedule) when AWX's C(awx_schedule_id) is set, else C(manual). C(executed_by) is
@@ -81,10 +83,10 @@ options:
     default: true
   stats_key:
     description:
-      - Also publish the report as this custom stat, exactly as C(ansible.builtin.set_stats) with C(per_host=false)
-        would (the play recap with C(show_custom_stats), and the job artifacts of AWX / ansible-runner).
-      - Saves a separate C(set_stats) task that would pass the whole report, every device included, through
-        templating once more.
+      - Also publish the lean RV(artifact) (not the full report) as this custom stat, exactly as
+        C(ansible.builtin.set_stats) with C(per_host=false) would (the play recap with C(show_custom_stats), and the
+        job artifacts of AWX / ansible-runner).
+      - Saves a separate C(set_stats) task that would pass the result through templating once more.
     type: str
 seealso:
   - module: netops.nautobot_backup.device_config_backup
@@ -103,12 +105,64 @@ EXAMPLES = r"""
 
 RETURN = r"""
 report:
-  description: The run result (success, counts, backed_up_devices, failed_devices, git_status, git_commit_status,
-    credential_info, timestamp_update_status, repository, commit_date, triggered_by, executed_by).
+  description:
+    - The full run result, as written to O(report_path) (success, devices_backed_up, devices_failed,
+      backed_up_devices and failed_devices with every device's full record, git_status, git_commit_status,
+      credential_info, timestamp_update_status, repository, commit_date, triggered_by, executed_by).
   returned: always
   type: dict
+artifact:
+  description:
+    - The lean run result published with O(stats_key) (the AWX job artifact C(backup_run)). Its size does not grow
+      with the number of devices backed up, only with the names it lists, and those lists are bounded.
+    - Every message is cut to 200 characters; like the report, it never holds a secret.
+  returned: always
+  type: dict
+  contains:
+    success:
+      description: Whether every device was backed up and the push succeeded.
+      type: bool
+    counts:
+      description:
+        - C(devices), C(ok) (backed up, unchanged), C(changed) (backed up, changed), C(failed), and
+          C(failed_by_class) (failure class to count, largest first).
+      type: dict
+      sample: {devices: 500, ok: 470, changed: 20, failed: 10, failed_by_class: {auth_failed: 6, unreachable: 4}}
+    failed:
+      description: The first 25 failed devices (by host name), each with C(device), C(error_class) and C(error).
+      type: list
+      elements: dict
+      sample: [{device: ios-r9, error_class: auth_failed, error: "authentication failed for netops"}]
+    failed_more:
+      description: How many more devices failed than RV(artifact.failed) lists (they are in the report file).
+      type: int
+    changed:
+      description: Names of the first 200 devices whose configuration changed (by host name).
+      type: list
+      elements: str
+    changed_more:
+      description: How many more devices changed than RV(artifact.changed) lists (they are in the report file).
+      type: int
+    git:
+      description: C(commit) (the new commit's hash, or null), C(pushed), C(files_changed) and C(error).
+      type: dict
+    writeback:
+      description: C(enabled), C(updated) and C(failed) counts of the Nautobot write-back, and its first 5 C(errors).
+      type: dict
+    report_path:
+      description: Where the JSON report file with every device's full record was written (O(report_path)).
+      type: str
+    repository:
+      description: O(repository).
+      type: str
+    timestamp:
+      description: The run's timestamp (O(commit_date)).
+      type: str
 summary:
-  description: Human summary lines.
+  description:
+    - Human summary, at most 25 lines at any fleet size - counts (ok, changed, failed) and failed counts per class;
+      the failed devices with their class and the changed devices, each list cut with C(+N more (see report));
+      the commit and push; the Nautobot write-back counts; the report file.
   returned: always
   type: list
   elements: str

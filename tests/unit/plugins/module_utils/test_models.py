@@ -11,8 +11,10 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.models impo
     BackupRunResult,
     CredentialInfo,
     DeviceBackupInfo,
+    FailedDeviceBrief,
     GitCommitStatus,
     GitStatus,
+    RunArtifact,
     TimestampUpdateStatus,
 )
 
@@ -119,3 +121,17 @@ def test_defaults_are_not_shared_between_instances():
     first, second = TimestampUpdateStatus(), TimestampUpdateStatus()
     first.errors.append("x")
     assert second.errors == []
+
+
+def test_run_artifact_has_the_agreed_fields_and_refuses_others():
+    assert set(RunArtifact.model_fields) == {
+        "success", "counts", "failed", "failed_more", "changed", "changed_more", "git", "writeback", "report_path",
+        "repository", "timestamp",
+    }
+    assert set(RunArtifact().to_dict()["counts"]) == {"devices", "ok", "changed", "failed", "failed_by_class"}
+    assert set(RunArtifact().to_dict()["git"]) == {"commit", "pushed", "files_changed", "error"}
+    assert set(RunArtifact().to_dict()["writeback"]) == {"enabled", "updated", "failed", "errors"}
+    with pytest.raises(ValidationError):
+        RunArtifact(backed_up_devices=[])  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        FailedDeviceBrief(device="r1", error_class="nope", error="x")
