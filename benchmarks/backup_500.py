@@ -28,6 +28,8 @@ Variants (``--variants``, comma-separated; default ``a,b,c,c_nostartup``):
   seeded remote and keeps its checkout across rounds; one untimed warm-up run clones and
   commits every file first, so the timed runs are a daily run (nothing changed, no commit).
 - ``c_nostartup``: ``c`` with ``backup_startup=false`` (the same commands as ``a``).
+- ``c_nosummary``: ``c`` with ``backup_host_summary=false`` (no per-host task giving each device its
+  own status in the recap): what the host summary costs.
 - ``c_per_host``: ``c`` with ``backup_mode=per_host`` (one task per host).
 - ``c_role``: the ``backup_devices`` role alone (its batch task), ``backup_startup: false``.
 - ``p``: ``ansible-playbook -f --workers`` with one per-host task
@@ -312,6 +314,14 @@ def variants(workers: int) -> Dict[str, Variant]:
             "c with backup_startup=false (the same commands as a)",
             playbook=True,
             extra_vars={"backup_startup": False},
+        ),
+        Variant(
+            "c_nosummary",
+            "ansible",
+            "c with backup_host_summary=false (no per-host status task after the batch)",
+            playbook=True,
+            startup_files=True,
+            extra_vars={"backup_host_summary": False},
         ),
         Variant(
             "c_per_host",
@@ -819,6 +829,7 @@ def bench_main(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse arguments; run as the benchmark or as one of its workers."""
+    global WORK  # pylint: disable=global-statement  # --work-dir
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--devices", type=int, default=500)
     parser.add_argument("--workers", type=int, default=50, help="threads of a/b, forks of c (default 50)")
@@ -851,11 +862,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="extra environment of every Ansible run (e.g. a timing callback); repeatable",
     )
     parser.add_argument("--keep-output", action="store_true", help="keep the backup files of every run")
+    parser.add_argument(
+        "--work-dir",
+        help=f"lab, Git remotes and runs (default {WORK.relative_to(REPO)}); two benchmarks at once need two",
+    )
     parser.add_argument("--worker", choices=["netmiko", "netmiko_startup", "nornir"], help=argparse.SUPPRESS)
     parser.add_argument("--hosts", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--summarize-profile", metavar="RAW", help="print a summary of a --profile file and exit")
     args = parser.parse_args(argv)
+    if args.work_dir:
+        WORK = Path(args.work_dir).resolve()
     if args.summarize_profile:
         print(summarize_profile(Path(args.summarize_profile)))
         return 0
