@@ -3,7 +3,9 @@ vars, credentials injected as env vars, and the job's artifacts read back (statu
 
 from __future__ import annotations
 
+import json
 import subprocess
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -131,13 +133,26 @@ def assert_job_result(bed: AwxBed, result: JobResult, good: Sequence[str], faili
 
     stats = result.set_stats
     assert "backup_run" in stats, f"set_stats artifacts: {sorted(stats)}"
-    report = stats["backup_run"]
-    assert report["success"] is (not failing)
+    # The artifact is lean: counts, the failed devices with their class, the changed names, Git.
+    artifact = stats["backup_run"]
+    assert len(json.dumps(artifact)) <= 16384
+    assert artifact["success"] is (not failing)
+    counts = artifact["counts"]
+    assert (counts["devices"], counts["failed"]) == (len(good) + len(failing), len(failing)), counts
+    assert counts["ok"] + counts["changed"] == len(good), counts
+    assert counts["failed_by_class"] == dict(Counter(failing.values())), counts
+    assert {f["device"]: f["error_class"] for f in artifact["failed"]} == failing
+    assert "backed_up_devices" not in artifact and "failed_devices" not in artifact
+    # Every device's full record is in the report file the artifact names, and the two agree.
+    report = json.loads(Path(artifact["report_path"]).read_text())
     assert {d["device_name"] for d in report["backed_up_devices"]} == set(good)
     assert {d["device_name"]: d["error_class"] for d in report["failed_devices"]} == failing
+    assert artifact["changed"] == [d["device_name"] for d in report["backed_up_devices"] if d["changed"]]
     commit = report["git_commit_status"]
     assert not commit.get("error"), commit
     assert commit["pushed"] is commit["committed"], commit
+    assert artifact["git"] == {"commit": commit["commit_hash"] if commit["committed"] else None,
+                               "pushed": commit["pushed"], "files_changed": commit["files_changed"], "error": None}
     assert report["credential_info"]["username"] == bed.machine["username"]
     return report
 
@@ -169,6 +184,8 @@ def test_scheduled_job_is_triggered_by_schedule_and_unchanged_rerun_writes_nothi
                     backup_repo_dir=str(awx.tmp / "job-201-checkout")).run()
     report = assert_job_result(awx, again, GOOD[:3], {})
     assert report["git_commit_status"]["committed"] is False
+    artifact = again.set_stats["backup_run"]
+    assert artifact["changed"] == [] and artifact["counts"]["ok"] == 3 and artifact["git"]["commit"] is None
     assert awx.git_cmd("rev-list", "--count", "main") == commits, "no commit when nothing changed"
     assert report["timestamp_update_status"]["updated_count"] == 0
     awx.assert_no_secrets(again)

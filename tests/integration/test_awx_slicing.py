@@ -130,16 +130,19 @@ def test_four_concurrent_slices_lose_nothing(tmp_path, slice_lab, slice_nautobot
             expected_status = ("failed", 2) if slice_failing else ("successful", 0)
             assert (result.status, result.rc) == expected_status, f"{result.ident}: {result.stdout()[-3000:]}"
             assert set(result.host_events("runner_on_failed")) == slice_failing, result.ident
-            report = result.set_stats["backup_run"]
-            assert {d["device_name"] for d in report["backed_up_devices"]} == set(hosts) - failing, result.ident
-            assert {d["device_name"] for d in report["failed_devices"]} == slice_failing, result.ident
-            status = report["git_commit_status"]
-            assert status["committed"] and status["pushed"] and not status["error"], (result.ident, status)
-            commits.append(status["commit_hash"])
-            # The slice's commit holds exactly its own changed files.
-            shown = git(remote, "show", "--name-only", "--format=", status["commit_hash"])
-            files = {line for line in shown.splitlines() if line}
+            # The slice's lean artifact: its counts, its failed devices, its changed devices, its commit.
+            artifact = result.set_stats["backup_run"]
             own = set(hosts) - failing if round_number == 1 else changed & set(hosts)
+            counts = artifact["counts"]
+            assert (counts["devices"], counts["failed"]) == (len(hosts), len(slice_failing)), (result.ident, counts)
+            assert {f["device"] for f in artifact["failed"]} == slice_failing, result.ident
+            assert set(artifact["changed"]) == own and counts["changed"] == len(own), (result.ident, artifact)
+            status = artifact["git"]
+            assert status["commit"] and status["pushed"] and not status["error"], (result.ident, status)
+            commits.append(status["commit"])
+            # The slice's commit holds exactly its own changed files.
+            shown = git(remote, "show", "--name-only", "--format=", status["commit"])
+            files = {line for line in shown.splitlines() if line}
             assert {f.split("/", 1)[1].split(".", 1)[0] for f in files} == own, (result.ident, sorted(files))
             for path, text in result.artifact_texts():
                 if path.name == "command":  # runner's record of the env it was given (owner-only)
