@@ -39,6 +39,7 @@ from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.device_requ
 )
 from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.host_key_checking import RunHostKeys
 from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.results import (
+    ProgressTicker,
     batch_results,
     outcome_result,
     progress_line,
@@ -62,6 +63,8 @@ class ActionModule(EngineAction):
             raise AnsibleActionFail(f"workers must be at least 1, got {args['workers']}")
         if args["processes"] < 0:
             raise AnsibleActionFail(f"processes must be 0 (automatic) or more, got {args['processes']}")
+        if args["progress_interval"] < 0:
+            raise AnsibleActionFail(f"progress_interval must be 0 (off) or more, got {args['progress_interval']}")
         try:
             # One {date}/{timestamp} for the whole run, whatever the number of devices.
             args["timestamp"] = as_stamp(args.get("timestamp"))
@@ -87,9 +90,15 @@ class ActionModule(EngineAction):
                 requests[host] = failed_info(host, host_variable_error(exc, cli.values()))
 
         built = time.monotonic()
+        ticker = ProgressTicker(len(requests), args["progress_interval"])
 
         def progress(done: int, total: int, name: str, outcome: BackupOutcome) -> None:
-            display.display(progress_line(done, total, name, outcome_result(outcome)))
+            host_result = outcome_result(outcome)
+            if args["progress"]:
+                display.display(progress_line(done, total, name, host_result))
+            periodic = ticker.record(host_result)
+            if periodic:
+                display.display(periodic)
 
         hosts = batch_results(
             backup_batch(
@@ -97,7 +106,7 @@ class ActionModule(EngineAction):
                 workers=args["workers"],
                 check_mode=self.check_mode,
                 want_diff=self.diff_mode,
-                progress=progress if args["progress"] else None,
+                progress=progress if args["progress"] or args["progress_interval"] > 0 else None,
                 processes=args["processes"] or auto_processes(len(requests), args["workers"]),
             )
         )

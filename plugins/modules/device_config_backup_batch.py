@@ -31,7 +31,9 @@ description:
     the failed devices failed hosts in the play recap (and the exit code non-zero), add them to a group with
     C(ansible.builtin.add_host) and fail that group in a following play, as C(playbooks/backup.yml) does.
   - As each device finishes, a line "[i/N] device ok (changed)" or "[i/N] device failed (class) error" is
-    printed (see O(progress)).
+    printed (see O(progress)). About every O(progress_interval) seconds a line with the devices done out of the
+    total, the rate, the estimated time left and the running counts is printed too, so a run of thousands of
+    devices can be followed without reading every C([i/N]) line.
 extends_documentation_fragment:
   - netops.nautobot_backup.backup_options
   - netops.nautobot_backup.host_keys
@@ -86,6 +88,15 @@ options:
     description: Print one C([i/N] device ...) progress line as each device finishes.
     type: bool
     default: true
+  progress_interval:
+    description:
+      - 'Seconds between two periodic progress lines, such as
+        "progress: 120/500 devices in 40s, 3.0 devices/s, ETA 2m07s; 115 ok (5 changed), 5 failed".'
+      - The line is printed as a device finishes, once the interval has passed since the previous one (no line
+        while no device finishes). The rate is per minute below one device a second.
+      - V(0) turns the periodic line off. It does not depend on O(progress).
+    type: float
+    default: 10
 seealso:
   - module: netops.nautobot_backup.device_config_backup
   - module: netops.nautobot_backup.backup_path
@@ -167,4 +178,5 @@ ARGUMENT_SPEC = {
     "workers": {"type": "int", "default": 50},
     "processes": {"type": "int", "default": 0},
     "progress": {"type": "bool", "default": True},
+    "progress_interval": {"type": "float", "default": 10},
 }
