@@ -17,6 +17,10 @@ description:
   - Parameters are merged in this order, later wins - the type's C(defaults) from the table, the C(job_parameters)
     variable (a dict), then any variable named C(<job_type>_<parameter>) (extra vars, AWX survey answers) for a
     parameter the type declares or C(job_parameters) gives.
+  - An unknown C(job_parameters) key, or an extra var named C(<job_type>_<parameter>) that is no parameter of the
+    type, fails the task, naming the key and listing the known parameters. A type's parameters are its C(defaults),
+    its table C(parameters), the C(<job_type>_<name>) inputs its roles declare (C(inputs) in the table, by default
+    the runner's role), and for a type with a C(template_parameter) the C(job_parameters) keys its template reads.
   - C(job_parameters) and the overrides are taken as given, not templated, so Jinja in a run_commands template is
     rendered later, per device, in a sandbox.
   - RV(triggered_by) is C(schedule) when C(awx_schedule_id) is set, else C(manual). RV(executed_by) is
@@ -41,7 +45,7 @@ options:
   job_types:
     description:
       - The job table, a list of entries with C(name), C(runner) (C({role=<name>}) or C({playbook=<file>})),
-        C(description), C(defaults) and C(retired).
+        C(description), C(defaults), C(retired), C(inputs), C(parameters) and C(template_parameter).
     type: list
     elements: dict
     required: true

@@ -106,6 +106,37 @@ def test_unknown_and_retired_types_fail_before_any_device_is_contacted(job, lab,
     assert not job.result_path.exists()
 
 
+@pytest.mark.lab
+@pytest.mark.parametrize(
+    ("job_type", "inputs", "named"),
+    [
+        # A typo in job_parameters: command_template instead of template.
+        (
+            "run_commands",
+            {"job_parameters": {"command_template": "show clock"}},
+            "job_parameters key 'command_template'",
+        ),
+        # A typo in a <job_type>_<parameter> extra var.
+        ("run_commands", {"run_commands_command_template": "show clock"}, "extra var 'run_commands_command_template'"),
+        ("check_queues", {"job_parameters": {"drop_treshold": 5}}, "job_parameters key 'drop_treshold'"),
+        ("backup", {"backup_repo_ulr": "file:///nowhere"}, "extra var 'backup_repo_ulr'"),
+    ],
+)
+def test_unknown_parameters_fail_before_any_device_is_contacted(job, lab, job_type, inputs, named):
+    inventory = job.static_inventory(THREE)
+    lab.clear_log()
+    proc = job.run(inventory, job_type=job_type, **inputs)
+    assert proc.returncode != 0
+    output = job.output()
+    message = re.search(r'"msg": "(job type [^"]*)"', output)
+    assert message, output[-3000:]
+    assert message.group(1).startswith(f"job type {job_type} has no such parameter: {named}. Known parameters")
+    known = {"run_commands": "store, template", "check_queues": "drop_threshold", "backup": "repo_url"}[job_type]
+    assert all(name in message.group(1) for name in known.split(", ")), message.group(1)
+    assert lab.connection_log() == [], "no device may be contacted when a parameter is unknown"
+    assert not job.result_path.exists()
+
+
 # ----------------------------------------------------------------------------- run_commands
 TEMPLATE = """\
 show running-config | include hostname {{ nautobot.name }}
@@ -234,6 +265,48 @@ def test_run_commands_template_errors_are_per_device(job, lab):
     devices = job.devices()
     assert devices["eos-s1"]["error"].startswith("eos-s1: the command template failed to render")
     assert lab.connection_log() == [], "a template error is found before the device is contacted"
+
+
+@pytest.mark.lab
+def test_run_commands_output_is_shown_per_device_headed_by_the_command(job):
+    proc = job.run(
+        job.static_inventory(("ios-r1", "eos-s1")),
+        job_type="run_commands",
+        job_parameters={"template": "show running-config | include hostname\nshow version"},
+    )
+    assert proc.returncode == 0, job.output()
+    stdout = proc.stdout
+    devices = job.devices()
+    for name, version in (("ios-r1", "Cisco IOS XE Software"), ("eos-s1", "Arista")):
+        # The device's debug output: its own block, the command header, then the output's lines.
+        block = re.search(rf"^ok: \[{name}\] => \{{\n(.*?)^\}}", stdout, re.MULTILINE | re.DOTALL)
+        assert block, stdout[-4000:]
+        text = block.group(1)
+        assert '"### show running-config | include hostname"' in text and '"### show version"' in text
+        assert f'"hostname {name}"' in text
+        assert version in text
+        header, line, next_header = ('"### show running-config', f'"hostname {name}"', '"### show version"')
+        assert text.index(header) < text.index(line) < text.index(next_header)
+        # ... and the outputs stay in the JSON result.
+        commands = [o["command"] for o in devices[name]["outputs"]]
+        assert commands == ["show running-config | include hostname", "show version"]
+    job.assert_no_secrets()
+
+
+@pytest.mark.lab
+def test_check_queues_shows_a_table_of_the_flagged_interfaces(job, lab, lab_restore):
+    for name in ("ios-r1", "eos-s1"):
+        lab_restore(name)
+    lab.set_queue_drops("ios-r1", {"GigabitEthernet2": {"input": 5, "output": 900}})
+    lab.set_queue_drops("eos-s1", {"Ethernet2": {"input": 20, "output": 40}})
+    proc = job.run(job.static_inventory(("ios-r1", "eos-s1")), job_type="check_queues", check_queues_drop_threshold=100)
+    assert proc.returncode != 0, "ios-r1 has an interface over the threshold"
+    stdout = proc.stdout
+    assert '"### show interfaces: 1 of ' in stdout and 'interface(s) over 100 drops"' in stdout
+    assert re.search(r'"interface +input drops  output drops"', stdout), stdout[-4000:]
+    assert re.search(r'"GigabitEthernet2 +5 +900"', stdout), stdout[-4000:]
+    assert re.search(r'"### show interfaces: \d+ interface\(s\), none over 100 drops"', stdout), "eos-s1: none flagged"
+    assert job.devices()["ios-r1"]["flagged_interfaces"] == ["GigabitEthernet2"], "still in the JSON result"
 
 
 # ----------------------------------------------------------------------------- check_queues

@@ -10,8 +10,11 @@ from typing import Any, Dict, List
 import pytest
 import yaml
 
+from ansible_collections.netops.nautobot_backup.plugins.action.job_dispatch import role_inputs
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.jobs import (
     JobTypeError,
+    check_parameters,
+    known_parameters,
     load_table,
     merge_parameters,
     resolve,
@@ -119,3 +122,29 @@ def test_parameter_precedence_on_the_real_table():
     assert merge_parameters(job, None, {})["drop_threshold"] == 0
     assert merge_parameters(job, {"drop_threshold": 100}, {})["drop_threshold"] == 100
     assert merge_parameters(job, {"drop_threshold": 100}, {"check_queues_drop_threshold": 5})["drop_threshold"] == 5
+
+
+def test_known_parameters_of_the_real_table_come_from_the_roles_argument_specs():
+    table = load_table(raw_entries())
+    for job in table.values():
+        for role in job.inputs:
+            assert (ROOT / "roles" / role.rsplit(".", 1)[-1] / "meta" / "argument_specs.yml").is_file(), role
+    known = {
+        name: known_parameters(job, {role: role_inputs(role) for role in job.inputs})
+        for name, job in table.items()
+        if not job.retired
+    }
+    assert {"template", "store", "output_path_template", "read_timeout", "repo_url", "allow_telnet"} <= set(
+        known["run_commands"]
+    )
+    assert {"drop_threshold", "read_timeout", "known_hosts_file"} <= set(known["check_queues"])
+    # backup: every backup_<name> input of the roles backup.yml runs, and backup.yml's own backup_hosts.
+    assert {"repo_url", "repo_dir", "report_path", "workers", "progress_interval", "write_timestamp", "hosts"} <= set(
+        known["backup"]
+    )
+    job = table["run_commands"]
+    with pytest.raises(JobTypeError, match="job_parameters key 'command_template'. Known parameters .*: .*template"):
+        check_parameters(job, {"command_template": "show clock"}, [], known["run_commands"], "")
+    check_parameters(
+        job, {"interface": "x"}, [], known["run_commands"], "show interfaces {{ job_parameters.interface }}"
+    )
