@@ -79,8 +79,12 @@ molecule: setup ## Molecule scenario of every role (scripts/molecule.sh; ROLES="
 	scripts/molecule.sh $(ROLES)
 
 .PHONY: ee
-ee: setup ## ansible-builder create: the execution environment's build context in .build/ee (no image)
+ee: setup ## ansible-builder introspect on the installed tarball, then the EE's build context in .build/ee (no image)
 	scripts/ee-context.sh
+
+.PHONY: ee-venv
+ee-venv: setup ## The EE as a venv from the introspected requirements; AWX runner tests in it (not part of `make test`)
+	scripts/ee-venv.sh
 
 .PHONY: test
 test: setup lint docs unit sanity ee integration molecule ## Set up everything and run every check (what CI runs)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
@@ -33,6 +35,14 @@ import yaml
 
 from testbed.ansible_run import BIN, COLLECTIONS_PATH
 from testbed.procs import REPO_ROOT
+
+# The execution environment the jobs run in. NB_BACKUP_RUNNER_VENV: a venv whose ansible-runner command and
+# ansible-playbook run each job, as an execution node's EE does (scripts/ee-venv.sh builds one from the collection's
+# introspected requirements); NB_BACKUP_COLLECTIONS_PATH: where the collection is installed. Unset: ansible-runner
+# of the test venv in-process, the test venv's ansible-playbook and .build/collections (the linked checkout).
+RUNNER_VENV = os.environ.get("NB_BACKUP_RUNNER_VENV", "")
+RUNNER_BIN = Path(RUNNER_VENV).resolve() / "bin" if RUNNER_VENV else BIN
+RUNNER_COLLECTIONS_PATH = Path(os.environ.get("NB_BACKUP_COLLECTIONS_PATH") or COLLECTIONS_PATH).resolve()
 
 # Prompts ansible-playbook shows for --ask-pass / --ask-become-pass (the patterns AWX answers).
 SSH_PASSWORD_PROMPT = r"^SSH [pP]assword:\s*?$"
@@ -187,9 +197,9 @@ class AwxJob:
 
     def _envvars(self) -> Dict[str, str]:
         env = {
-            # ansible-playbook of the test venv first, as the execution environment has it on PATH
-            "PATH": os.pathsep.join((str(BIN), os.environ.get("PATH", ""))),
-            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_PATH),
+            # ansible-playbook of the test venv (or NB_BACKUP_RUNNER_VENV) first, as the EE has it on PATH
+            "PATH": os.pathsep.join((str(RUNNER_BIN), os.environ.get("PATH", ""))),
+            "ANSIBLE_COLLECTIONS_PATH": str(RUNNER_COLLECTIONS_PATH),
             "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
             "ANSIBLE_HOST_KEY_CHECKING": "False",
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
@@ -204,6 +214,8 @@ class AwxJob:
     def start(self) -> tuple[Any, Any]:
         """Prepare and start the job in a thread; return (thread, runner)."""
         pdd = self.prepare()
+        if RUNNER_VENV:
+            return self._start_command(pdd), None
         return ansible_runner.run_async(
             private_data_dir=str(pdd),
             playbook=self.playbook,
@@ -211,6 +223,20 @@ class AwxJob:
             limit=",".join(self.limit) if self.limit else None,
             quiet=True,
         )
+
+    def _start_command(self, pdd: Path) -> threading.Thread:
+        """Run the job with NB_BACKUP_RUNNER_VENV's ansible-runner command (its output: <base>/<ident>.runner.log)."""
+        command = [str(RUNNER_BIN / "ansible-runner"), "run", str(pdd), "-p", self.playbook, "--ident", self.ident,
+                   "-q"] + (["--limit", ",".join(self.limit)] if self.limit else [])
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "PYTHON", "VIRTUAL_ENV"))}
+
+        def run() -> None:
+            with open(self.base / f"{self.ident}.runner.log", "w", encoding="utf-8") as log:
+                subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+
+        thread = threading.Thread(target=run, name=f"ansible-runner {self.ident}")
+        thread.start()
+        return thread
 
     def result(self) -> JobResult:
         artifacts = self.private_data_dir / "artifacts" / self.ident
