@@ -46,7 +46,7 @@ def summary_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabClient]
 
 @pytest.fixture(scope="module")
 def summary_nautobot(nautobot, summary_lab):
-    """The session Nautobot re-seeded with the 60 devices; the session's own seed is put back afterwards."""
+    """The session Nautobot loaded with the 60 devices instead of its own, which are put back afterwards."""
     original = list(nautobot.devices)
     devices = [dict(device) for device in summary_lab.devices]
     try:
