@@ -64,6 +64,7 @@ unit: setup ## Unit tests (no test bed)
 
 .PHONY: integration
 integration: setup ## Integration tests against the real lab, Nautobot and Git remotes
+	cd tests && $(BIN)/python -m testbed.nautobot_bed prepare  # the cold Nautobot migrate, outside any test timeout
 	$(BIN)/python -m pytest tests/integration -q $(PYTEST_ARGS)
 
 .PHONY: golden
