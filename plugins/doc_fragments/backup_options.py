@@ -54,6 +54,24 @@ options:
         read them. Modes that give other users access, execute or special bits are refused.
     type: raw
     default: "0600"
+  shrink_threshold:
+    description:
+      - The shrink guard. A running configuration with fewer non-empty lines than this share of the last backup's
+        non-empty lines is not written (a half configuration, such as a session cut short or a device that lost
+        its configuration). The device fails with class C(suspicious_shrink), the previous files are kept, and
+        the rejected configuration (cleaned, and sanitized when O(sanitize) is true) is kept in O(rejected_dir).
+      - A device's first backup has no guard. Only the running configuration is compared; when it is refused, the
+        startup configuration is not written either.
+      - V(0) turns the guard off. A known, intended shrink of one device or group goes through with the host
+        variable C(nautobot_backup_allow_shrink=true) (group_vars, host_vars or Nautobot config context).
+    type: float
+    default: 0.5
+  rejected_dir:
+    description:
+      - Directory, outside the repository, where running configurations refused by the shrink guard are kept as
+        C(<device>.<timestamp>.running-config) (mode 0600, directory 0700). The failure message names the file.
+      - Defaults to C(.<checkout name>.rejected) beside O(repo_dir).
+    type: path
   show_diff:
     description:
       - In diff mode (C(--diff), AWX "show changes"), show each changed configuration against the previous file.

@@ -3,13 +3,15 @@
 """Back up one device: paths, fetch, clean, validate, sanitize, write. One call, one result.
 
 The order is what makes it safe: every path is rendered and confined, and the running (and startup) config is
-fetched, cleaned and validated, before anything is written. So a bad template, an
-unreachable device or an invalid output never replaces the previous good file.
+fetched, cleaned, validated, sanitized and checked against the shrink guard before anything is written. So a
+bad template, an unreachable device, an invalid output or a half configuration never replaces the previous
+good file.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,9 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.cleaning im
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_lines import check_command_line
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import (
+    DEFAULT_DIR_MODE,
     DEFAULT_FILE_MODE,
+    make_dirs,
     read_text,
     write_if_changed,
 )
@@ -51,6 +55,67 @@ class WriteError(NautobotBackupError):
     """A backup file could not be written."""
 
 
+class SuspiciousShrinkError(NautobotBackupError):
+    """The running config has far fewer lines than the last good backup: it is not written (the shrink guard)."""
+
+    failure_class = "suspicious_shrink"
+
+
+# Default share of the last good backup's non-empty lines a new running config must keep (0 turns the guard off).
+DEFAULT_SHRINK_THRESHOLD = 0.5
+
+
+def shrink_threshold(value: Any) -> float:
+    """The shrink guard's threshold as a float from 0 to 1; a NautobotBackupError for anything else."""
+    try:
+        threshold = float(value)
+    except (TypeError, ValueError):
+        threshold = -1.0
+    if isinstance(value, bool) or not 0 <= threshold <= 1:
+        raise NautobotBackupError(f"shrink_threshold must be a number from 0 to 1, got {str(value)[:40]!r}")
+    return threshold
+
+
+def config_lines(text: Optional[str]) -> int:
+    """The number of non-empty lines of a configuration (blank lines do not count)."""
+    return sum(1 for line in (text or "").splitlines() if line.strip())
+
+
+def shrink_refusal(previous: Optional[str], new: str, threshold: float, allow: bool = False) -> Optional[str]:
+    """Why ``new`` must not replace ``previous`` (a config cut short), or None when it may.
+
+    The guard trips when ``new`` has fewer than ``threshold`` times the non-empty lines of ``previous``.
+    It never trips on a first backup (no previous file, or an empty one), with ``threshold`` 0, or when
+    ``allow`` says the shrink is known and intended.
+    """
+    before = config_lines(previous)
+    if allow or threshold <= 0 or before == 0:
+        return None
+    after = config_lines(new)
+    if after >= threshold * before:
+        return None
+    return (
+        f"the running config has {after} non-empty lines, fewer than {threshold:.0%} of the {before} "
+        "of the last backup"
+    )
+
+
+def default_rejected_dir(repo_dir: Path) -> Path:
+    """Where rejected configs go by default: ``.<checkout name>.rejected`` beside the checkout (outside the repo)."""
+    repo = Path(os.path.abspath(repo_dir))
+    return repo.parent / f".{repo.name}.rejected"
+
+
+def keep_rejected(directory: Path, device: str, stamp: Mapping[str, str], content: str) -> Path:
+    """Write a rejected config to ``<directory>/<device>.<timestamp>.running-config`` (0600 in a 0700 directory)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", device).lstrip(".") or "device"
+    make_dirs(directory, DEFAULT_DIR_MODE)
+    os.chmod(directory, DEFAULT_DIR_MODE)
+    path = directory / f"{safe}.{stamp.get('timestamp', 'now')}.running-config"
+    write_if_changed(path, content, mode=DEFAULT_FILE_MODE, dir_mode=DEFAULT_DIR_MODE)
+    return path
+
+
 @dataclass
 class BackupRequest:
     """Everything needed to back up one device."""
@@ -72,6 +137,11 @@ class BackupRequest:
     show_diff: bool = False
     # Mode of the backup files (files.file_modes: 0600 by default, 0640 for group read); directories follow.
     file_mode: int = DEFAULT_FILE_MODE
+    # The shrink guard: share of the last backup's non-empty lines to keep (0: off); allow_shrink lets one through.
+    shrink_threshold: float = DEFAULT_SHRINK_THRESHOLD
+    allow_shrink: bool = False
+    # Where a refused running config is kept (None: default_rejected_dir(repo_dir)).
+    rejected_dir: Optional[Path] = None
 
 
 @dataclass
@@ -275,6 +345,7 @@ def _backup(request: BackupRequest, outcome: BackupOutcome, check_mode: bool, wa
         device_type, patterns = request.settings.device_type, request.sanitize_patterns
         running = sanitize_config(running, device_type, patterns)
         startup = sanitize_config(startup, device_type, patterns) if startup is not None else None
+    _guard_shrink(request, running_path, running, check_mode)
 
     changed = _write(running_path, running_rel, running, check_mode, want_diff, outcome, request)
     info.running_config_success = True
@@ -289,6 +360,28 @@ def _backup(request: BackupRequest, outcome: BackupOutcome, check_mode: bool, wa
         info.host_key_file, pinned = request.settings.host_keys.save_pin(check_mode)
         changed = pinned or changed
     info.changed = changed
+
+
+def _guard_shrink(request: BackupRequest, running_path: Path, running: str, check_mode: bool) -> None:
+    """Raise SuspiciousShrinkError, keeping the (cleaned, sanitized) config outside the checkout, on a shrink.
+
+    Only the running config is compared; when it is refused neither file of the device is written.
+    """
+    refusal = shrink_refusal(read_text(running_path), running, request.shrink_threshold, request.allow_shrink)
+    if refusal is None:
+        return
+    hint = "set nautobot_backup_allow_shrink: true for this host if the shrink is intended"
+    if check_mode:
+        raise SuspiciousShrinkError(f"{refusal}; not written (check mode: the rejected config is not kept); {hint}")
+    directory = request.rejected_dir or default_rejected_dir(request.repo_dir)
+    try:
+        kept = keep_rejected(directory, request.device_name, request.stamp, running)
+    except OSError as exc:
+        raise SuspiciousShrinkError(
+            f"{refusal}; not written, and the rejected config could not be kept in {directory}: "
+            f"{exc.strerror or exc}; {hint}"
+        ) from exc
+    raise SuspiciousShrinkError(f"{refusal}; not written, the rejected config is kept in {kept}; {hint}")
 
 
 def _checked(raw: str, commands: PlatformCommands, command: str, kind: str) -> str:

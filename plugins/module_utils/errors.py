@@ -12,6 +12,7 @@ from typing import Optional
 
 # Per-device failure classes (a failed device's ``error_class``). Every failed device carries one.
 # host_key_mismatch: the device's SSH host key differs from a known one; raised before any credential is sent.
+# suspicious_shrink: the running config lost too many lines against the last backup (backup.shrink_refusal).
 FAILURE_CLASSES = (
     "unreachable",
     "auth_failed",
@@ -19,6 +20,7 @@ FAILURE_CLASSES = (
     "invalid_output",
     "unsupported_platform",
     "host_key_mismatch",
+    "suspicious_shrink",
     "other",
 )
 

@@ -30,7 +30,14 @@ else:  # pragma: no cover - exercised only without pydantic; callers use _deps.r
 
 
 FailureClass = Literal[
-    "unreachable", "auth_failed", "timeout", "invalid_output", "unsupported_platform", "host_key_mismatch", "other"
+    "unreachable",
+    "auth_failed",
+    "timeout",
+    "invalid_output",
+    "unsupported_platform",
+    "host_key_mismatch",
+    "suspicious_shrink",
+    "other",
 ]
 TriggeredBy = Literal["schedule", "manual"]
 

@@ -23,14 +23,17 @@ description:
   - B(Validation before writing.) Empty or too short output, error text (C(% Invalid input), C(% Authorization
     failed), C(Permission denied)...), a pager prompt, or a missing end marker (IOS C(end)) fail the backup.
     The previous good file is never overwritten by a failed or partial one.
+  - The shrink guard (O(shrink_threshold)) refuses a running configuration that lost too many lines against the
+    last backup (class C(suspicious_shrink)); the rejected configuration is kept outside the repository.
   - A platform without a startup configuration, or a startup command the device rejects, is recorded in
     RV(startup_config_success)/RV(startup_config_reason) and never fails the running backup.
   - C(changed) is true only when a file's content changed. Writes are atomic (temporary file, then rename).
   - A failed device fails its host with RV(error_class) one of C(unreachable), C(auth_failed), C(timeout),
-    C(invalid_output), C(unsupported_platform), C(host_key_mismatch) or C(other). Passwords and the enable secret
-    never appear in the result, and no message quotes the configuration (a validation error names the rule and
-    the line number). A host variable that cannot be used (C(ansible_port) not an integer from 1 to 65535, a
-    platform that is not a name) or an unexpected error fails that host with class C(other) and a message.
+    C(invalid_output), C(unsupported_platform), C(host_key_mismatch), C(suspicious_shrink) or C(other).
+    Passwords and the enable secret never appear in the result, and no message quotes the configuration (a
+    validation error names the rule and the line number). A host variable that cannot be used (C(ansible_port)
+    not an integer from 1 to 65535, a platform that is not a name) or an unexpected error fails that host with
+    class C(other) and a message.
   - Credentials are per host. A host's own C(ansible_user), C(ansible_password), C(ansible_become_password) or
     C(ansible_ssh_private_key_file) wins; a host without one gets the command line's (C(-u), C(--ask-pass),
     C(--ask-become-pass), C(--private-key); how AWX passes a Machine credential).
@@ -162,8 +165,10 @@ error:
 error_class:
   description:
     - C(unreachable), C(auth_failed), C(timeout), C(invalid_output), C(unsupported_platform),
-      C(host_key_mismatch) or C(other).
+      C(host_key_mismatch), C(suspicious_shrink) or C(other).
     - C(host_key_mismatch) means the device's SSH host key differs from a known one; no credential was sent.
+    - C(suspicious_shrink) means the running configuration lost too many lines against the last backup
+      (O(shrink_threshold)); nothing was written and the message names where the rejected configuration is kept.
   returned: always
   type: str
 """

@@ -40,6 +40,8 @@ BACKUP_OPTIONS_SPEC: Dict[str, Any] = {
     "sanitize_patterns": {"type": "list", "elements": "str", "default": []},
     "show_diff": {"type": "bool", "default": False},
     "file_mode": {"type": "raw", "default": "0600"},
+    "shrink_threshold": {"type": "float", "default": 0.5},
+    "rejected_dir": {"type": "path"},
     "commands": {"type": "dict"},
     "platform_map": {"type": "dict", "default": {}},
     "conn_timeout": {"type": "float", "default": 10},

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
 
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import BackupRequest
+from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import BackupRequest, shrink_threshold
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.clock import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.command_lines import UNSAFE_CATEGORIES
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
@@ -249,7 +251,20 @@ def request_from_vars(
         command_overrides=commands,
         show_diff=bool(args.get("show_diff")),
         file_mode=file_modes(args.get("file_mode"))[0],
+        shrink_threshold=shrink_threshold(args.get("shrink_threshold", 0.5)),
+        allow_shrink=allow_shrink(lookup("nautobot_backup_allow_shrink")),
+        rejected_dir=Path(args["rejected_dir"]) if args.get("rejected_dir") else None,
     )
+
+
+def allow_shrink(value: Any) -> bool:
+    """The host variable nautobot_backup_allow_shrink as a bool (unset: False); anything else fails this host."""
+    if value is None or value == "":
+        return False
+    normalized = value.lower() if isinstance(value, str) else value
+    if isinstance(normalized, (str, bool, int)) and (normalized in BOOLEANS_TRUE or normalized in BOOLEANS_FALSE):
+        return normalized in BOOLEANS_TRUE
+    raise HostVariableError(f"nautobot_backup_allow_shrink must be a boolean, got a {value_type(value)}")
 
 
 def hostvars_lookup(host_vars: Any) -> VarLookup:

@@ -225,3 +225,28 @@ def test_show_diff_is_read_from_the_arguments():
     args = dict(ARGS, show_diff=True)
     assert request_from_vars(args, "r1", lookup_from({"netmiko_device_type": "cisco_ios"})).show_diff is True
     assert request_from_vars(ARGS, "r1", lookup_from({"netmiko_device_type": "cisco_ios"})).show_diff is False
+
+
+@pytest.mark.parametrize(
+    "value, expected", [(None, False), (True, True), ("yes", True), ("True", True), (False, False), ("no", False)]
+)
+def test_allow_shrink_is_read_per_host(value, expected):
+    host_vars = {"netmiko_device_type": "cisco_ios", "nautobot_backup_allow_shrink": value}
+    request = request_from_vars(ARGS, "r1", lookup_from(host_vars))
+    assert request.allow_shrink is expected
+    assert request.shrink_threshold == 0.5 and request.rejected_dir is None
+
+
+@pytest.mark.parametrize("value", ["maybe", {"a": 1}, [True], 2])
+def test_an_unusable_allow_shrink_fails_that_host(value):
+    host_vars = {"netmiko_device_type": "cisco_ios", "nautobot_backup_allow_shrink": value}
+    with pytest.raises(HostVariableError, match="nautobot_backup_allow_shrink must be a boolean"):
+        request_from_vars(ARGS, "r1", lookup_from(host_vars))
+
+
+def test_shrink_options_are_read_from_the_arguments(tmp_path):
+    args = {**ARGS, "shrink_threshold": 0.25, "rejected_dir": str(tmp_path)}
+    request = request_from_vars(args, "r1", lookup_from({"netmiko_device_type": "cisco_ios"}))
+    assert request.shrink_threshold == 0.25 and request.rejected_dir == tmp_path
+    with pytest.raises(NautobotBackupError, match="shrink_threshold"):
+        request_from_vars({**ARGS, "shrink_threshold": 2.0}, "r1", lookup_from({"netmiko_device_type": "cisco_ios"}))
