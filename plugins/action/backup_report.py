@@ -44,6 +44,7 @@ class ActionModule(EngineAction):
             credential_info=args["credential_info"],
             repository=args["repository"],
             commit_date=args["commit_date"],
+            run_id=args["run_id"],
             **run_context(task_vars),
         )
         if args["report_path"]:

@@ -14,6 +14,7 @@ scrubbed of the token.
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any, Dict, Optional
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.clock import as_stamp
@@ -26,8 +27,9 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_remote 
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo import BackupRepository
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_runner import GitRunner
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.jobs import run_context
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import GitCommitStatus, GitStatus
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import backed_up_files
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import backed_up_files, file_owners
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import RunLock
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.scrub import Scrubber
 from ansible_collections.netops.nautobot_backup.plugins.modules.git_commit_push import ARGUMENT_SPEC
@@ -70,7 +72,7 @@ class ActionModule(EngineAction):
                     dir_mode=dir_mode,
                 )
                 if publish:
-                    return self._publish(result, repo, args, scrub)
+                    return self._publish(result, repo, args, scrub, task_vars)
                 git_status, changed = repo.prepare(check_mode=check_mode)
         except NautobotBackupError as exc:
             return self._failed(exc, args, repo, lock)
@@ -120,13 +122,19 @@ class ActionModule(EngineAction):
             )
 
     def _publish(
-        self, result: Dict[str, Any], repo: BackupRepository, args: Dict[str, Any], scrub: Scrubber
+        self,
+        result: Dict[str, Any],
+        repo: BackupRepository,
+        args: Dict[str, Any],
+        scrub: Scrubber,
+        task_vars: Dict[str, Any],
     ) -> Dict[str, Any]:
         """Stage, commit and push; a push that fails for good fails the task with the status kept."""
         check_mode = self.check_mode
         stamp = as_stamp(args.get("timestamp"))
         message_vars: Dict[str, Any] = dict(stamp)
         files = list(args["files"])
+        owners: Optional[Dict[str, str]] = None
         if args.get("device_results") is not None:
             try:
                 result_files, counts = backed_up_files(args["device_results"])
@@ -134,7 +142,19 @@ class ActionModule(EngineAction):
                 raise NautobotBackupError(f"device_results: {exc}") from exc
             files.extend(result_files)
             message_vars.update(counts)
+            owners = file_owners(args["device_results"])
         message_vars.update(args["message_vars"] or {})
+        context = run_context(task_vars)
+        trailers: Dict[str, Any] = {
+            "Run-Id": args.get("run_id") or str(uuid.uuid4()),
+            "Triggered-By": context["triggered_by"],
+            "Executed-By": context["executed_by"],
+            # AWX sets awx_job_id (older versions tower_job_id) on every job it launches.
+            "AWX-Job-Id": task_vars.get("awx_job_id") or task_vars.get("tower_job_id"),
+            "Devices-Backed-Up": message_vars.get("devices_backed_up"),
+            "Devices-Failed": message_vars.get("devices_failed"),
+        }
+        trailers.update(args["trailers"] or {})
         outcome = repo.publish(
             files=files,
             removed_files=args["removed_files"],
@@ -142,6 +162,8 @@ class ActionModule(EngineAction):
             message_vars=message_vars,
             push_retries=args["push_retries"],
             check_mode=check_mode,
+            trailers=trailers,
+            file_owners=owners,
         )
         status = outcome.status
         if status.error:

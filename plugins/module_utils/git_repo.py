@@ -152,6 +152,41 @@ def render_message(template: str, values: Mapping[str, Any]) -> str:
     return message
 
 
+TRAILER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\Z")
+# Characters that would end a trailer's line or hide in it: C0/C1 controls (newlines included), DEL, and
+# the Unicode line and paragraph separators.
+_TRAILER_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def trailer_value(value: Any) -> str:
+    """One trailer value on one line: control characters become spaces and blank runs one space.
+
+    Values come from outside (an AWX user name, device names), so a newline must never start a forged
+    trailer of its own. A list is joined with ", " and an empty list is "(none)".
+    """
+    if isinstance(value, (list, tuple)):
+        return ", ".join(trailer_value(item) for item in value) or "(none)"
+    return " ".join(_TRAILER_BREAKS.sub(" ", str(value)).split())
+
+
+def format_trailers(trailers: Mapping[str, Any]) -> str:
+    """The Git trailer block ("Key: value" lines) for the set values; None and empty values are left out."""
+    lines = []
+    for key, value in trailers.items():
+        if not TRAILER_KEY.match(str(key)):
+            raise GitInputError(f"commit trailer key {key!r} must be letters, digits and '-'")
+        text = trailer_value(value) if value is not None else ""
+        if text:
+            lines.append(f"{key}: {text}")
+    return "\n".join(lines)
+
+
+def with_trailers(message: str, trailers: Optional[Mapping[str, Any]]) -> str:
+    """The message with the trailer block appended after a blank line (as ``git interpret-trailers`` reads it)."""
+    block = format_trailers(trailers or {})
+    return f"{message.rstrip()}\n\n{block}\n" if block else message
+
+
 def relative_paths(repo_dir: Path, paths: Sequence[str], option: str = "files") -> List[str]:
     """Return paths as POSIX paths relative to repo_dir, without duplicates, in order.
 
@@ -706,8 +741,14 @@ class BackupRepository:
         message_vars: Optional[Mapping[str, Any]] = None,
         push_retries: int = DEFAULT_PUSH_RETRIES,
         check_mode: bool = False,
+        trailers: Optional[Mapping[str, Any]] = None,
+        file_owners: Optional[Mapping[str, str]] = None,
     ) -> PublishResult:
         """Stage exactly files (and removed_files), commit once, push with retries; release the run lock.
+
+        The commit message is the rendered template followed by ``trailers`` (format_trailers); with
+        ``file_owners`` (path -> device name) a ``Devices-Changed`` trailer lists the devices whose files
+        the commit changes. The replay keeps the whole message, trailers included.
 
         Nothing staged differs from HEAD: no commit, but commits left unpushed by an earlier run are
         still pushed. A push that fails for good is reported in the returned status's ``error`` (the
@@ -717,10 +758,12 @@ class BackupRepository:
         the lock is not touched.
         """
         if check_mode:
-            return self._publish(files, removed_files, message, message_vars, push_retries, True)
+            return self._publish(files, removed_files, message, message_vars, push_retries, True, trailers, file_owners)
         self.lock()
         try:
-            return self._publish(files, removed_files, message, message_vars, push_retries, False)
+            return self._publish(
+                files, removed_files, message, message_vars, push_retries, False, trailers, file_owners
+            )
         finally:
             self.unlock()
 
@@ -732,6 +775,8 @@ class BackupRepository:
         message_vars: Optional[Mapping[str, Any]],
         push_retries: int,
         check_mode: bool,
+        trailers: Optional[Mapping[str, Any]] = None,
+        file_owners: Optional[Mapping[str, str]] = None,
     ) -> PublishResult:
         """publish, once the run lock is held (or in check mode)."""
         if not self.inspect():
@@ -749,6 +794,8 @@ class BackupRepository:
         values: Dict[str, Any] = {"files_changed": 0, "branch": self.branch}
         values.update(message_vars or {})
         render_message(message, values)  # fail on a bad template before touching the index
+        format_trailers(trailers or {})  # and on a bad trailer key
+        owners = {relative_paths(self.path, [path], "files")[0]: name for path, name in (file_owners or {}).items()}
         added = relative_paths(self.path, files, "files")
         removed = relative_paths(self.path, removed_files, "removed_files")
         self._check_files(added, removed)
@@ -761,7 +808,11 @@ class BackupRepository:
             return PublishResult(status, changed_files, would_push, would_push)
         ours: List[str] = []
         if changed_files:
-            self.git("commit", "--quiet", "--no-edit", "-m", render_message(message, values))
+            commit_trailers = dict(trailers or {})
+            if file_owners is not None:
+                commit_trailers["Devices-Changed"] = sorted({owners[path] for path in changed_files if path in owners})
+            text = with_trailers(render_message(message, values), commit_trailers)
+            self.git("commit", "--quiet", "--no-edit", "-m", text)
             status.committed = True
             status.commit_hash = self.rev("HEAD")
             ours.append(status.commit_hash or "")

@@ -156,6 +156,7 @@ class BackupRunResult(_Model):
     commit_date: Optional[str] = None
     triggered_by: TriggeredBy = "manual"
     executed_by: Optional[str] = None
+    run_id: Optional[str] = None  # the Run-Id trailer of the run's commit
 
     @model_validator(mode="after")
     def _derive_counts_and_success(self) -> BackupRunResult:

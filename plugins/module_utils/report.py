@@ -95,6 +95,25 @@ def backed_up_files(
     return running + startup + pins, {"devices_backed_up": backed_up, "devices_failed": len(results) - backed_up}
 
 
+def file_owners(
+    device_results: Union[Mapping[str, Optional[Mapping[str, Any]]], Iterable[Optional[Mapping[str, Any]]]],
+) -> Dict[str, str]:
+    """Committed file -> device name (its ``device_name``, else the host name), for the Devices-Changed trailer.
+
+    The files are those backed_up_files commits; takes host name -> result, or a list of results.
+    """
+    items = device_results.items() if isinstance(device_results, Mapping) else enumerate(device_results)
+    owners: Dict[str, str] = {}
+    for host, result in items:
+        if not isinstance(result, Mapping) or not result.get("running_config_success"):
+            continue
+        name = str(result.get("device_name") or host)
+        for key in ("running_config_file", "startup_config_file", "host_key_file"):
+            if result.get(key):
+                owners[str(result[key])] = name
+    return owners
+
+
 def failed_hosts(device_results: Mapping[str, Optional[Mapping[str, Any]]]) -> Dict[str, str]:
     """Host name -> "<error class>: <error>" for every host whose device backup failed (sorted by host).
 

@@ -68,6 +68,9 @@ options:
   commit_date:
     description: The run's timestamp.
     type: str
+  run_id:
+    description: The run's ID, the C(Run-Id) trailer of its commit, so a report and a commit can be matched.
+    type: str
   report_path:
     description: Where to write the JSON report. Nothing is written when unset.
     type: path
@@ -108,7 +111,7 @@ report:
   description:
     - The full run result, as written to O(report_path) (success, devices_backed_up, devices_failed,
       backed_up_devices and failed_devices with every device's full record, git_status, git_commit_status,
-      credential_info, timestamp_update_status, repository, commit_date, triggered_by, executed_by).
+      credential_info, timestamp_update_status, repository, commit_date, triggered_by, executed_by, run_id).
   returned: always
   type: dict
 artifact:
@@ -195,6 +198,7 @@ ARGUMENT_SPEC = {
     "credential_info": {"type": "dict"},
     "repository": {"type": "str"},
     "commit_date": {"type": "str"},
+    "run_id": {"type": "str"},
     "report_path": {"type": "path"},
     "file_mode": {"type": "raw", "default": "0600"},
     "fail_on_error": {"type": "bool", "default": True},

@@ -174,6 +174,26 @@ options:
     description: C(publish) only. Extra values for the placeholders of O(message).
     type: dict
     default: {}
+  run_id:
+    description:
+      - C(publish) only. The run's ID, written as the C(Run-Id) trailer of the commit (the backup's JSON report holds
+        the same C(run_id)). Defaults to a random UUID.
+    type: str
+  trailers:
+    description:
+      - C(publish) only. Extra Git trailers (key -> value) appended to the commit message after the standard ones
+        (a standard key given here replaces its value).
+      - "The standard trailers, after a blank line below the rendered O(message): C(Run-Id) (O(run_id)),
+        C(Triggered-By) (C(schedule) when AWX's C(awx_schedule_id) is set, else C(manual)), C(Executed-By) (AWX's
+        C(awx_user_name), else the local user), C(AWX-Job-Id) (only when C(awx_job_id) or C(tower_job_id) is set),
+        C(Devices-Backed-Up) and C(Devices-Failed) (the counts of O(device_results), or those keys of
+        O(message_vars)), and, with O(device_results), C(Devices-Changed): the devices whose files the commit
+        changes, comma-separated (C((none)) when only other files changed)."
+      - Keys are letters, digits and C(-). Values are put on one line (control characters and newlines become
+        spaces); a null or empty value leaves its trailer out. C(git log --format='%(trailers)') reads them, and a
+        whole-file replay onto a moved remote keeps them.
+    type: dict
+    default: {}
   author_name:
     description: Author and committer name of the commit (and committer of replayed commits).
     type: str
@@ -358,6 +378,8 @@ ARGUMENT_SPEC = {
     "removed_files": {"type": "list", "elements": "str", "default": []},
     "message": {"type": "str", "default": "Config backup {timestamp}: {files_changed} files changed"},
     "message_vars": {"type": "dict", "default": {}},
+    "run_id": {"type": "str"},
+    "trailers": {"type": "dict", "default": {}},
     "author_name": {"type": "str", "default": "Nautobot Backup"},
     "author_email": {"type": "str", "default": "nautobot-backup@localhost"},
     "push_retries": {"type": "int", "default": 5},

@@ -89,6 +89,11 @@ class Bed:
     def commits(self) -> List[str]:
         return self.git_cmd("log", "--format=%H %s", "main").splitlines()
 
+    def trailer(self, key: str, commit: str = "main") -> Optional[str]:
+        """The value of one Git trailer of a commit on the remote, as git parses it (None when absent)."""
+        text = self.git_cmd("log", "-1", f"--format=%(trailers:key={key},valueonly,separator=%x00)", commit)
+        return text.strip("\n") or None
+
     def files_in(self, commit: str = "main") -> List[str]:
         return [line for line in self.git_cmd("show", "--name-only", "--format=", commit).splitlines() if line]
 
@@ -131,6 +136,12 @@ def test_first_run_second_run_and_one_change(bed, lab, lab_restore):
     assert report["timestamp_update_status"]["updated_count"] == len(GOOD)
     assert re.search(r"\[\d+/7\] ios-authfail failed \(auth_failed\)", bed.output())
     assert report["triggered_by"] == "manual" and report["executed_by"]
+    # The commit's trailers (#15) match the report; no AWX-Job-Id outside AWX.
+    assert report["run_id"] and bed.trailer("Run-Id") == report["run_id"]
+    assert bed.trailer("Triggered-By") == "manual" and bed.trailer("Executed-By") == report["executed_by"]
+    assert bed.trailer("AWX-Job-Id") is None
+    assert (bed.trailer("Devices-Backed-Up"), bed.trailer("Devices-Failed")) == (str(len(GOOD)), "1")
+    assert bed.trailer("Devices-Changed") == ", ".join(sorted(GOOD))
     # Batch mode (the default) ran: one task for all devices; the failed device alone is a failed host.
     assert "Back up all devices of the play in one batch" in first.stdout
     recap = bed.recap()
@@ -149,10 +160,16 @@ def test_first_run_second_run_and_one_change(bed, lab, lab_restore):
 
     lab_restore("eos-s1")
     added = lab.change_config("eos-s1")
-    third = bed.run(GOOD)
+    # As AWX launches it: a job ID, and a user name that tries to forge a trailer of its own.
+    third = bed.run(GOOD, awx_job_id=4242, awx_user_name="eve\nRun-Id: forged\r\nAWX-Job-Id: 1")
     assert third.returncode == 0, bed.output()
     assert len(bed.commits()) == initial + 2
     assert bed.files_in() == ["backups/eos-s1.running-config"]
+    assert bed.trailer("Run-Id") == bed.report()["run_id"] != report["run_id"]
+    assert bed.trailer("AWX-Job-Id") == "4242"
+    assert bed.trailer("Executed-By") == "eve Run-Id: forged AWX-Job-Id: 1"
+    assert bed.trailer("Devices-Changed") == "eos-s1"
+    assert bed.trailer("Devices-Backed-Up") == str(len(GOOD)) and bed.trailer("Devices-Failed") == "0"
     assert added.strip() in bed.git_cmd("show", "main:backups/eos-s1.running-config")
 
 

@@ -28,9 +28,12 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo im
     BackupRepository,
     RepositoryMismatchError,
     UnsafeCheckoutError,
+    format_trailers,
     message_placeholders,
     relative_paths,
     render_message,
+    trailer_value,
+    with_trailers,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_runner import (
     ASKPASS_TOKEN_VAR,
@@ -817,3 +820,74 @@ def test_an_existing_checkout_readable_by_others_is_made_private(tmp_path: Path,
     work.chmod(0o755)
     make_repo(work, remote).prepare()
     assert stat.S_IMODE(work.stat().st_mode) == 0o700
+
+
+# ---------------------------------------------------------------- commit trailers
+
+
+def trailers_of(path: Path, commit: str = "refs/heads/main") -> dict:
+    """The trailers git itself parses from a commit message (key -> value)."""
+    text = git("log", "-1", "--format=%(trailers:only,unfold)", commit, cwd=path).stdout
+    return dict(line.split(": ", 1) for line in text.splitlines() if line)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("alice", "alice"),
+        ("eve\nRun-Id: forged", "eve Run-Id: forged"),
+        ("eve\r\n\nAWX-Job-Id: 1", "eve AWX-Job-Id: 1"),
+        ("  tab\there\x00nul\x1b[31mred\x7f  ", "tab here nul [31mred"),
+        ("line\u2028sep\u2029para\x85next", "line sep para next"),
+        (42, "42"),
+        (["r1", "r2\nX: y"], "r1, r2 X: y"),
+        ([], "(none)"),
+    ],
+)
+def test_trailer_values_are_one_clean_line(value, expected) -> None:
+    assert trailer_value(value) == expected
+
+
+def test_format_trailers_skips_unset_values_and_refuses_bad_keys() -> None:
+    block = format_trailers({"Run-Id": "r-1", "AWX-Job-Id": None, "Executed-By": "\n\n", "Devices-Failed": 0})
+    assert block == "Run-Id: r-1\nDevices-Failed: 0"
+    for key in ("Bad Key", "Key:", "", "-lead", "Run-Id\nX"):
+        with pytest.raises(GitInputError, match="trailer key"):
+            format_trailers({key: "v"})
+    assert with_trailers("Backup\n\n", {"Run-Id": "r-1"}) == "Backup\n\nRun-Id: r-1\n"
+    assert with_trailers("Backup", {"AWX-Job-Id": None}) == "Backup"
+
+
+def test_publish_ends_the_commit_with_trailers_git_reads(tmp_path: Path, remote: Remote) -> None:
+    """Hostile values stay on their line; Devices-Changed names the owners of the changed files only."""
+    repo = make_repo(tmp_path / "checkout", remote)
+    repo.prepare()
+    files = write(repo.path, {"backups/r1.cfg": "r1\n", "backups/r2.cfg": "r2\n", "backups/r3.cfg": "r3\n"})
+    owners = {"backups/r1.cfg": "r1", str(repo.path / "backups/r2.cfg"): "r2\nRun-Id: forged", "x/r9.cfg": "r9"}
+    trailers = {"Run-Id": "run-1", "Executed-By": "eve\nAWX-Job-Id: 666", "AWX-Job-Id": None, "Devices-Failed": 1}
+    outcome = repo.publish(files[:2], message_vars=VARS, trailers=trailers, file_owners=owners)
+    assert outcome.status.pushed
+    assert trailers_of(remote.path) == {
+        "Run-Id": "run-1",
+        "Executed-By": "eve AWX-Job-Id: 666",
+        "Devices-Failed": "1",
+        "Devices-Changed": "r1, r2 Run-Id: forged",
+    }
+    assert log(remote)[0] == "Config backup 20240501_213000: 2 files changed"
+    write(repo.path, {"backups/r1.cfg": "r1 v2\n"})
+    repo.publish([files[0], files[2]], message_vars=VARS, trailers={"Run-Id": "run-2"}, file_owners=owners)
+    assert trailers_of(remote.path)["Devices-Changed"] == "r1"  # r3 has no owner: not a device file
+
+
+def test_trailers_survive_the_replay_onto_a_moved_remote(tmp_path: Path, remote: Remote) -> None:
+    repo = make_repo(tmp_path / "checkout", remote)
+    repo.prepare()
+    advance(remote, tmp_path, {"backups/other.cfg": "other\n"})
+    outcome = repo.publish(
+        write(repo.path, {"backups/r1.cfg": "r1\n"}),
+        message_vars=VARS,
+        trailers={"Run-Id": "run-9"},
+        file_owners={"backups/r1.cfg": "r1"},
+    )
+    assert outcome.status.pushed and log(remote)[1] == "Other job"  # replayed on top of the other job
+    assert trailers_of(remote.path) == {"Run-Id": "run-9", "Devices-Changed": "r1"}

@@ -17,6 +17,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.report impo
     device_info,
     failed_hosts,
     failure_message,
+    file_owners,
     run_artifact,
     summary_lines,
     write_report,
@@ -113,6 +114,19 @@ def test_backed_up_files_and_counts_from_results_by_host_or_list():
 def test_backed_up_files_refuses_what_is_not_results(bad):
     with pytest.raises(TypeError, match="must be a dict"):
         backed_up_files(bad)
+
+
+def test_file_owners_name_the_device_of_each_committed_file():
+    results = {
+        "h1": {"device_name": "r1", "running_config_success": True, "running_config_file": "b/r1.run",
+               "startup_config_file": "b/r1.start", "host_key_file": ".known_hosts/r1"},
+        "h2": {"running_config_success": True, "running_config_file": "b/h2.run"},
+        "h3": {"device_name": "r3", "running_config_success": False, "running_config_file": "b/r3.run"},
+        "h4": None,
+    }
+    expected = {"b/r1.run": "r1", "b/r1.start": "r1", ".known_hosts/r1": "r1", "b/h2.run": "h2"}
+    assert file_owners(results) == expected
+    assert file_owners(list(results.values())) == {**expected, "b/h2.run": "1"}  # a list has no host names
 
 
 # ----------------------------------------------------------------------------- the lean artifact and the summary
