@@ -8,7 +8,7 @@ doc fragment, whose argument spec is plugin_utils.argspecs.NAUTOBOT_SPEC.
 Every failure (HTTP 401/403, 5xx, timeout, refused connection, GraphQL ``errors``, a body
 that is not JSON) raises ``NautobotAPIError`` with a message that names the URL and never
 the token, so callers can fail closed instead of mistaking an error for "no devices".
-The REST helpers (``get``, ``get_all``, ``patch``) go through the same request path.
+The REST helpers (``get``, ``get_all``, ``patch``, ``post``) go through the same request path.
 """
 
 from __future__ import annotations
@@ -114,6 +114,10 @@ class NautobotClient:
     def patch(self, path: str, payload: Any) -> Any:
         """PATCH a REST endpoint (a list payload is a bulk update) and return the decoded JSON object or list."""
         return self._request("PATCH", self.api_url(path), payload, allow_list=True)
+
+    def post(self, path: str, payload: Any) -> Any:
+        """POST to a REST endpoint (create an object) and return the decoded JSON object or list."""
+        return self._request("POST", self.api_url(path), payload, allow_list=True)
 
     def _request(
         self,
