@@ -31,6 +31,7 @@ PROVIDED = {
     "ansible_failed_result",
     "ansible_failed_task",
     "ansible_check_mode",
+    "ansible_diff_mode",
     "ansible_user",
     "ansible_host",
     "omit",
