@@ -1,6 +1,6 @@
 # Copyright: netops.nautobot_backup contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Action plugin of netops.nautobot_backup.nautobot_backup_status: write the backup date back to Nautobot.
+"""Action plugin of netops.nautobot_backup.nautobot_backup_status: write the backup status back to Nautobot.
 
 Runs on the controller (no module process, no connection to the task's host). Thin edge over
 module_utils/writeback.py: validate the arguments, open one Nautobot client, call the engine
@@ -17,7 +17,8 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.models impo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_client import NautobotClient
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.writeback import (
     WritebackError,
-    update_backup_timestamps,
+    status_mapping,
+    update_backup_status,
     validate,
 )
 from ansible_collections.netops.nautobot_backup.plugins.modules.nautobot_backup_status import ARGUMENT_SPEC
@@ -26,7 +27,7 @@ from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.argspecs im
 
 
 class ActionModule(EngineAction):
-    """Stamp the custom field of the durably backed-up devices, or only check that it can be stamped."""
+    """Write the status fields of the devices a run tried, or only check that they can be written."""
 
     ARGUMENT_SPEC = merge_specs(NAUTOBOT_SPEC, ARGUMENT_SPEC)
     LIBRARIES = ("pydantic", "requests")
@@ -41,9 +42,14 @@ class ActionModule(EngineAction):
         )
         result: Dict[str, Any] = {"changed": False}
         try:
+            mapping = status_mapping(args["status_fields"], args["custom_field"])
+        except WritebackError as exc:
+            client.close()
+            return {"changed": False, "failed": True, "msg": str(exc)}
+        try:
             if args["validate_only"]:
-                return self._validate(result, client, args["custom_field"])
-            return self._write(result, client, args)
+                return self._validate(result, client, mapping)
+            return self._write(result, client, args, mapping)
         finally:
             client.close()
 
@@ -52,33 +58,39 @@ class ActionModule(EngineAction):
         return {"changed": False, "failed": True, "msg": str(exc)}
 
     @staticmethod
-    def _validate(result: Dict[str, Any], client: NautobotClient, key: str) -> Dict[str, Any]:
-        """Pre-flight: fail unless Nautobot answers and the custom field can be written."""
-        status = TimestampUpdateStatus(enabled=True, custom_field_name=key)
+    def _validate(result: Dict[str, Any], client: NautobotClient, mapping: Dict[str, str]) -> Dict[str, Any]:
+        """Pre-flight: fail unless Nautobot answers and every mapped field can be written."""
+        status = TimestampUpdateStatus(enabled=True, custom_field_name=mapping.get("last_backup"))
+        result["status_fields"] = dict(mapping)
         try:
-            custom_field = validate(client, key)
+            fields = validate(client, mapping)
         except NautobotBackupError as exc:
             status.errors.append(str(exc))
             result.update(failed=True, msg=str(exc), timestamp_update_status=status.to_dict())
             return result
+        described = ", ".join(f"{info.key} ({info.type})" for info in fields.values()) or "none (every status is off)"
         result.update(
-            msg=f"custom field '{key}' ({custom_field.type}) exists on dcim.device in Nautobot at {client.url}",
-            custom_field=custom_field.to_dict(),
+            msg=f"the status fields exist on dcim.device in Nautobot at {client.url}: {described}",
             timestamp_update_status=status.to_dict(),
         )
+        if "last_backup" in fields:
+            result["custom_field"] = fields["last_backup"].to_dict()
         return result
 
-    def _write(self, result: Dict[str, Any], client: NautobotClient, args: Dict[str, Any]) -> Dict[str, Any]:
-        """Stamp the durable devices; Nautobot failures become errors and warnings, never a failed task."""
+    def _write(
+        self, result: Dict[str, Any], client: NautobotClient, args: Dict[str, Any], mapping: Dict[str, str]
+    ) -> Dict[str, Any]:
+        """Write the status; Nautobot failures become errors and warnings, never a failed task."""
         try:
-            outcome = update_backup_timestamps(
+            outcome = update_backup_status(
                 client,
                 args["devices"],
                 pushed=args["pushed"],
-                key=args["custom_field"],
+                mapping=mapping,
                 timestamp=args["timestamp"],
                 batch_size=args["batch_size"],
                 check_mode=self.check_mode,
+                push_error=args["push_error"],
             )
         except WritebackError as exc:
             result.update(failed=True, msg=str(exc))

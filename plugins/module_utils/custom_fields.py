@@ -49,6 +49,7 @@ class ExistingField:
     type: str
     content_types: Tuple[str, ...] = ()
     choices: Tuple[str, ...] = ()
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ def parse_existing(records: Iterable[Any], choice_records: Iterable[Any] = ()) -
             type=str(kind),
             content_types=tuple(str(item) for item in record.get("content_types") or ()),
             choices=tuple(value for _weight, value in sorted(choices.get(field_id, []))),
+            label=str(record.get("label") or ""),
         )
     return fields
 

@@ -21,6 +21,19 @@ from testbed.procs import free_port
 
 pytestmark = [pytest.mark.nautobot]
 
+# These tests are about how a value gets written (batches, reruns, failures), shown on last_backup alone; the other
+# five statuses are turned off unless a test passes status_fields. tests/integration/test_status_writeback.py
+# checks all six through backup.yml.
+ONLY_LAST_BACKUP = {
+    key: ""
+    for key in (
+        "last_backup_attempt",
+        "last_backup_status",
+        "last_backup_error",
+        "config_unsaved",
+        "last_config_change",
+    )
+}
 TIMESTAMP = "2026-11-24T02:00:00Z"
 DATE = "2026-11-24"
 ISO = "2026-11-24T02:00:00+00:00"
@@ -34,6 +47,7 @@ PLAYBOOK = """
       netops.nautobot_backup.nautobot_backup_status:
         token: "{{ lookup('ansible.builtin.env', 'WB_EXPLICIT_TOKEN') | default(omit, true) }}"
         custom_field: "{{ custom_field | default(omit) }}"
+        status_fields: "{{ status_fields | default(omit) }}"
         devices: "{{ devices | default([]) }}"
         pushed: "{{ pushed | default(true) }}"
         timestamp: "{{ timestamp | default(omit) }}"
@@ -102,6 +116,7 @@ class Runner:
         """
         result_file = self.tmp / "result.json"
         result_file.unlink(missing_ok=True)
+        extra.setdefault("status_fields", ONLY_LAST_BACKUP)
         env = {"NAUTOBOT_URL": url, "NAUTOBOT_TOKEN": token, **(env_extra or {})}
         if explicit_token:
             env["WB_EXPLICIT_TOKEN"] = token
@@ -322,8 +337,9 @@ def test_unknown_field_is_a_clear_error(runner, bed):
             validate_only=validate_only,
         )
         message = result["msg"]
-        assert "custom field 'last_bakup' does not exist on dcim.device" in message, result
-        assert nautobot.url in message and "last_backup (date), last_backup_iso (text), net (text)" in message
+        assert "custom field 'last_bakup' (last_backup) does not exist on dcim.device" in message, result
+        assert nautobot.url in message and "last_backup (date), last_backup_attempt (date)" in message
+        assert "create_status_fields.yml" in message
         assert bool(result.get("failed")) is validate_only
         assert "last_bakup" in status_of(result)["errors"][0]
     assert status_of(result)["failed_count"] == len(ok) and result["changed"] is False
@@ -345,7 +361,7 @@ def test_field_of_another_type_is_rejected(runner, bed):
     created = nautobot.request("POST", "/api/extras/custom-fields/", json=payload)
     assert created.status_code == 201, created.text
     result = runner.run(nautobot.url, nautobot.admin_token, validate_only=True, custom_field="backup_count")
-    assert result.get("failed") and "'backup_count' has type 'integer'" in result["msg"]
+    assert result.get("failed") and "'backup_count' (last_backup) is of type integer" in result["msg"]
 
 
 # ------------------------------------------------------------------------------- permissions
@@ -363,7 +379,7 @@ def test_readonly_token(runner, bed):
     readonly = nautobot.request("GET", "/api/users/users/", params={"username": "readonly"}).json()["results"][0]
     grant = {
         "name": "readonly-customfield-view",
-        "object_types": ["extras.customfield"],
+        "object_types": ["extras.customfield", "extras.customfieldchoice"],
         "actions": ["view"],
         "users": [readonly["id"]],
         "enabled": True,

@@ -32,7 +32,7 @@ import requests
 
 from testbed import nautobot_install as inst
 from testbed import procs
-from testbed.nautobot_seed import SEED_FIELDS, load_devices, seed_devices
+from testbed.nautobot_seed import SEED_FIELDS, STATUS_FIELDS_FILE, load_devices, seed_devices
 from testbed.nautobot_services import pick_port, read_json, write_json
 
 LOG = logging.getLogger(__name__)
@@ -269,6 +269,7 @@ class NautobotInstance:
             "base_id": creds["base_id"],
             "requirements": inst.file_digest(inst.REQUIREMENTS),
             "seed_code": inst.file_digest(Path(__file__).with_name("nautobot_seed.py")),
+            "status_fields": inst.file_digest(STATUS_FIELDS_FILE),
             "devices": [{key: dev.get(key) for key in SEED_FIELDS} for dev in devices],
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]

@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -158,6 +159,7 @@ def seed_devices(url: str, token: str, devices: Sequence[Dict[str, Any]]) -> Dic
     api = _Api(url, token)
     active = {"name": "Active"}
     _ensure_status_types(api)
+    _ensure_status_fields(api)
 
     # Location types and the Region -> City -> Building chain of every site.
     for name, parent, types in (
@@ -297,6 +299,44 @@ def _ensure_status_types(api: _Api) -> None:
     have = set(status["content_types"])
     if not needed <= have:
         api.call("PATCH", f"extras/statuses/{status['id']}/", {"content_types": sorted(have | needed)})
+
+
+STATUS_FIELDS_FILE = Path(__file__).resolve().parents[2] / "playbooks" / "vars" / "status_fields.yml"
+
+
+def status_fields() -> List[Dict[str, Any]]:
+    """The backup status fields of playbooks/vars/status_fields.yml, each with its default key (the status name)."""
+    entries = yaml.safe_load(STATUS_FIELDS_FILE.read_text(encoding="utf-8"))["nautobot_backup_status_fields"]
+    fields = []
+    for entry in entries:
+        match = re.search(r"get\('(\w+)'", entry["key"])
+        if not match:
+            raise SeedError(f"cannot read the default key of {entry['key']!r} in {STATUS_FIELDS_FILE}")
+        fields.append({**entry, "key": match.group(1)})
+    return fields
+
+
+def _ensure_status_fields(api: _Api) -> None:
+    """Create the backup status custom fields on dcim.device that are missing, as create_status_fields.yml does.
+
+    The test bed is a Nautobot whose administrator ran playbooks/create_status_fields.yml: backup.yml's write-back
+    (all six statuses by default) finds its fields.
+    """
+    have = {record["key"] for record in api.call("GET", "extras/custom-fields/?limit=1000")["results"]}
+    for entry in status_fields():
+        if entry["key"] in have:
+            continue
+        created = api.call(
+            "POST",
+            "extras/custom-fields/",
+            {"key": entry["key"], "label": entry["label"], "type": entry["type"], "content_types": ["dcim.device"]},
+        )
+        for weight, choice in enumerate(entry.get("choices") or (), start=1):
+            api.call(
+                "POST",
+                "extras/custom-field-choices/",
+                {"custom_field": created["id"], "value": choice, "weight": weight * 100},
+            )
 
 
 def _ipv4(host: Any) -> Optional[ipaddress.IPv4Address]:

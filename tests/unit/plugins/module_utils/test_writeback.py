@@ -1,4 +1,4 @@
-"""Tests for plugins/module_utils/writeback.py: values by type, durability, batching, skip-equal, failures.
+"""Tests for plugins/module_utils/writeback.py: the status values, field checks, batching, skip-equal, failures.
 
 The fake client below stands in for single calls (a GraphQL read, a bulk PATCH, a custom-field
 list); the real Nautobot is exercised in tests/integration/test_nautobot_backup_status.py.
@@ -18,17 +18,22 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_cl
     NautobotClient,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.writeback import (
-    CustomFieldInfo,
+    RUN_DATE,
+    STATUS_NAMES,
     Target,
     WritebackError,
     batched,
-    check_custom_field,
-    durable_devices,
+    changes_for,
+    check_status_fields,
+    device_status,
     format_value,
     parse_timestamp,
-    plan_updates,
+    plan_devices,
     read_current_values,
-    update_backup_timestamps,
+    same_value,
+    status_error,
+    status_mapping,
+    update_backup_status,
     validate,
     write_values,
 )
@@ -49,13 +54,34 @@ def device(number: int, ok: bool = True, **extra: Any) -> Dict[str, Any]:
     return {"device_id": uuid(number), "device_name": f"r{number}", "running_config_success": ok, **extra}
 
 
+def _field(key: str, kind: str, content_types=("dcim.device",), label: str = "") -> Dict[str, Any]:
+    return {
+        "id": f"cf-{key}",
+        "key": key,
+        "label": label or key,
+        "type": {"value": kind},
+        "content_types": list(content_types),
+    }
+
+
 FIELDS = [
-    {"key": "last_backup", "label": "Last backup", "type": {"value": "date"}, "content_types": ["dcim.device"]},
-    {"key": "last_backup_iso", "label": "ISO", "type": {"value": "text"}, "content_types": ["dcim.device"]},
-    {"key": "notes_md", "label": "Notes", "type": {"value": "markdown"}, "content_types": ["dcim.device"]},
-    {"key": "colour", "label": "Colour", "type": {"value": "select"}, "content_types": ["dcim.device"]},
-    {"key": "site_only", "label": "Site", "type": {"value": "date"}, "content_types": ["dcim.location"]},
+    _field("last_backup", "date", label="Last backup"),
+    _field("last_backup_attempt", "date"),
+    _field("last_backup_status", "select"),
+    _field("last_backup_error", "text"),
+    _field("config_unsaved", "boolean"),
+    _field("last_config_change", "date"),
+    _field("last_backup_iso", "text", label="ISO"),
+    _field("notes_md", "markdown"),
+    _field("colour", "select"),
+    _field("site_only", "date", content_types=("dcim.location",)),
 ]
+CHOICES = [
+    {"custom_field": {"id": "cf-last_backup_status"}, "value": "ok", "weight": 100},
+    {"custom_field": {"id": "cf-last_backup_status"}, "value": "failed", "weight": 200},
+    {"custom_field": {"id": "cf-colour"}, "value": "red", "weight": 100},
+]
+ONLY_LAST_BACKUP = {name: "" for name in STATUS_NAMES if name != "last_backup"}
 
 
 class FakeClient:
@@ -82,10 +108,10 @@ class FakeClient:
         self.patches: List[List[Dict[str, Any]]] = []
 
     def get_all(self, path: str, params: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
-        assert path == "/api/extras/custom-fields/"
+        assert path in ("/api/extras/custom-fields/", "/api/extras/custom-field-choices/")
         if self.fail_fields:
             raise NautobotAPIError(f"Nautobot at {URL}{path} refused the API token (HTTP 403)", URL, 403)
-        return list(self.fields)
+        return list(self.fields) if path.endswith("custom-fields/") else list(CHOICES)
 
     def graphql(self, query: str, variables: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
         ids = list((variables or {})["ids"])
@@ -169,39 +195,111 @@ def test_unsupported_field_types_are_errors(field_type):
         format_value(field_type, INSTANT)
 
 
-# --------------------------------------------------------------------------- durability
-def test_only_backed_up_devices_are_durable():
+# --------------------------------------------------------------------------- the mapping and the values
+def test_status_mapping_defaults_renames_and_turns_off():
+    assert status_mapping() == {name: name for name in STATUS_NAMES}
+    assert status_mapping(None, "last_backup_iso")["last_backup"] == "last_backup_iso"
+    mapping = status_mapping({"last_backup_status": "backup_state", "config_unsaved": "", "last_config_change": None})
+    assert mapping["last_backup_status"] == "backup_state"
+    assert "config_unsaved" not in mapping and "last_config_change" not in mapping
+    assert status_mapping({"last_backup": "lb"}, "ignored")["last_backup"] == "lb"  # status_fields wins
+    assert status_mapping(ONLY_LAST_BACKUP) == {"last_backup": "last_backup"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"last_bakup": "x"}, "unknown entry last_bakup"),
+        ({"last_backup": 3}, "must be a custom field key"),
+        ({"last_backup_attempt": "last_backup"}, "cannot hold two statuses: 'last_backup'"),
+    ],
+)
+def test_status_mapping_rejects_bad_entries(fields, match):
+    with pytest.raises(WritebackError, match=match):
+        status_mapping(fields)
+
+
+def test_status_error_is_one_bounded_line_with_its_class():
+    assert status_error("timeout", "timed out after 10 s") == "timeout: timed out after 10 s"
+    assert status_error(None, "") == "other: no message"
+    text = status_error("invalid_output", "bad output\nhostname r1\npassword 7 0822455D0A16")
+    assert text == "invalid_output: bad output"  # nothing after the first line: never config text
+    assert status_error("auth_failed", "a\x1b[31mb\tc") == "auth_failed: a [31mb c"
+    long = status_error("other", "x" * 500)
+    assert len(long) == 200 and long.endswith("...")
+
+
+def test_device_status_of_a_durable_changed_device():
+    values = device_status(device(1, changed=True, unsaved_changes=True), pushed=True)
+    assert values == {
+        "last_backup_attempt": RUN_DATE,
+        "last_backup": RUN_DATE,
+        "last_backup_status": "ok",
+        "last_backup_error": None,
+        "last_config_change": RUN_DATE,
+        "config_unsaved": True,
+    }
+    unchanged = device_status(device(1, changed=False, unsaved_changes=False), pushed=True)
+    assert "last_config_change" not in unchanged and unchanged["config_unsaved"] is False
+
+
+def test_device_status_of_a_failed_device_never_has_last_backup():
+    values = device_status(device(2, ok=False, error="Authentication failed.", error_class="auth_failed"), True)
+    assert "last_backup" not in values and "last_config_change" not in values
+    assert values["last_backup_status"] == "failed"
+    assert values["last_backup_error"] == "auth_failed: Authentication failed."
+    assert values["config_unsaved"] is None and values["last_backup_attempt"] is RUN_DATE
+    # running_config_success without an error, or an error with success: not backed up either
+    assert device_status(device(3, error="wrote nothing"), True)["last_backup_error"] == "other: wrote nothing"
+    assert device_status({"device_name": "r4"}, True)["last_backup_status"] == "failed"
+    assert device_status(device(5, running_config_success="yes"), True)["last_backup_status"] == "failed"
+
+
+def test_device_status_when_the_push_failed():
+    values = device_status(device(1, changed=True, unsaved_changes=True), False, "git push failed: HTTP 503\nmore")
+    assert "last_backup" not in values and "last_config_change" not in values
+    assert values["last_backup_status"] == "failed"
+    assert values["last_backup_error"] == "push: git push failed: HTTP 503"
+    assert values["config_unsaved"] is True  # read from the device, whatever happened to the push
+    assert device_status(device(1), False)["last_backup_error"] == "push: the backup did not reach the Git remote"
+    failed = device_status(device(2, ok=False, error="timed out", error_class="timeout"), False, "push failed")
+    assert failed["last_backup_error"] == "timeout: timed out"  # its own failure, not the push
+
+
+def test_plan_devices_sets_aside_devices_without_a_usable_id_and_writes_duplicates_once():
     devices = [
         device(1),
-        device(2, ok=False, error="timed out", error_class="timeout"),
-        device(3, error="wrote nothing"),
-        {"device_id": uuid(4), "device_name": "r4"},  # a skipped host: no running_config_success
-        device(5, running_config_success="yes"),  # only a real true counts
+        device(2, ok=False, error="x"),
+        device(3, device_id=None),
+        device(4, device_id="ios-r4"),
+        {"running_config_success": True},
+        device(1, device_name="again"),
     ]
-    selection = durable_devices(devices, pushed=True)
-    assert [t.name for t in selection.targets] == ["r1"]
-    assert selection.not_durable == ["r2", "r3", "r4", "r5"]
-    assert selection.without_id == []
+    selection = plan_devices(devices, pushed=True)
+    assert [t.name for t in selection.targets] == ["r1", "r2"]
+    assert selection.without_id == ["r3", "r4", "(unnamed device)"]
+    assert selection.not_durable == ["r2"]
+    assert plan_devices([device(1)], pushed=False).not_durable == ["r1"]
 
 
-def test_nothing_is_durable_when_not_pushed():
-    selection = durable_devices([device(1), device(2)], pushed=False)
-    assert selection.targets == [] and selection.not_durable == ["r1", "r2"]
+def test_same_value_treats_empty_text_and_null_alike():
+    assert same_value(None, "") and same_value("", None) and same_value(None, None)
+    assert not same_value(None, False) and not same_value(False, None) and same_value(True, True)
+    assert not same_value("2026-11-23", "2026-11-24")
 
 
-def test_devices_without_a_usable_id_are_set_aside():
-    devices = [device(1, device_id=None), device(2, device_id="ios-r2"), {"running_config_success": True}, device(3)]
-    selection = durable_devices(devices, pushed=True)
-    assert [t.name for t in selection.targets] == ["r3"]
-    assert selection.without_id == ["r1", "r2", "(unnamed device)"]
+def test_changes_for_formats_dates_by_field_type_and_keeps_only_differences():
+    fields = check_status_fields(FakeClient(), status_mapping(None, "last_backup_iso"))
+    target = Target(uuid(1), "r1", device_status(device(1, changed=True, unsaved_changes=False), True))
+    held = {"last_backup_attempt": "2026-11-24", "last_backup_status": "ok", "last_backup_error": "", "x": 1}
+    assert changes_for(target, held, fields, INSTANT) == {
+        "last_backup_iso": "2026-11-24T02:00:00+00:00",
+        "config_unsaved": False,
+        "last_config_change": "2026-11-24",
+    }
 
 
-def test_duplicate_ids_are_stamped_once():
-    selection = durable_devices([device(1), device(1, device_name="again"), device(1, device_id=uuid(1).upper())], True)
-    assert [t.name for t in selection.targets] == ["r1"]
-
-
-# --------------------------------------------------------------------------- batching and planning
+# --------------------------------------------------------------------------- batching
 @pytest.mark.parametrize(
     ("count", "size", "lengths"),
     [(0, 2, []), (1, 2, [1]), (4, 2, [2, 2]), (5, 2, [2, 2, 1]), (5, 200, [5]), (3, 1, [1, 1, 1])],
@@ -216,86 +314,90 @@ def test_batch_size_must_be_positive():
         list(batched([1], 0))
 
 
-def test_plan_updates_skips_equal_values_and_spots_missing_devices():
-    targets = [Target(uuid(n), f"r{n}") for n in range(1, 5)]
-    current = {uuid(1): "2026-11-24", uuid(2): "2026-11-23", uuid(3): None}
-    to_write, unchanged, missing = plan_updates(targets, current, "2026-11-24")
-    assert [t.name for t in to_write] == ["r2", "r3"]
-    assert [t.name for t in unchanged] == ["r1"]
-    assert [t.name for t in missing] == ["r4"]
-
-
 # --------------------------------------------------------------------------- single Nautobot calls
-def test_check_custom_field_finds_device_fields_only():
-    client = FakeClient()
-    assert check_custom_field(client, "last_backup") == CustomFieldInfo(
-        "last_backup", "date", "Last backup", ("dcim.device",)
-    )
-    assert check_custom_field(client, "last_backup_iso").type == "text"
+def test_check_status_fields_finds_device_fields_of_a_fitting_type():
+    fields = check_status_fields(FakeClient(), status_mapping())
+    assert fields["last_backup"].key == "last_backup" and fields["last_backup"].label == "Last backup"
+    assert fields["last_backup_status"].choices == ("ok", "failed")
+    assert check_status_fields(FakeClient(), {"last_backup_error": "notes_md"})["last_backup_error"].type == "markdown"
+    assert check_status_fields(FakeClient(), {"last_backup_status": "last_backup_iso"})  # a text field will do
+
+
+def test_check_status_fields_names_every_missing_or_unfit_field_at_once():
+    mapping = {
+        "last_backup": "site_only",
+        "last_backup_attempt": "nope",
+        "config_unsaved": "last_backup_iso",
+        "last_backup_status": "colour",
+    }
     with pytest.raises(WritebackError) as raised:
-        check_custom_field(client, "site_only")
+        check_status_fields(FakeClient(), mapping)
     message = str(raised.value)
-    assert "'site_only' does not exist on dcim.device" in message and URL in message
-    assert "last_backup (date), last_backup_iso (text)" in message and "site_only (" not in message
+    assert (
+        "custom fields 'site_only' (last_backup), 'nope' (last_backup_attempt) do not exist on dcim.device" in message
+    )
+    assert "'last_backup_iso' (config_unsaved) is of type text; it must be boolean" in message
+    assert "'colour' (last_backup_status) is a select without the choice(s) ok, failed" in message
+    assert URL in message and "create_status_fields.yml" in message and "site_only (" not in message
 
 
-def test_check_custom_field_rejects_a_type_it_cannot_write():
-    with pytest.raises(WritebackError, match="'colour' has type 'select'"):
-        check_custom_field(FakeClient(), "colour")
-
-
-def test_check_custom_field_with_no_device_fields():
-    with pytest.raises(WritebackError, match="device custom fields: none"):
-        check_custom_field(FakeClient(fields=[]), "last_backup")
+def test_check_status_fields_with_no_device_fields():
+    with pytest.raises(WritebackError, match="Device custom fields: none"):
+        check_status_fields(FakeClient(fields=[]), {"last_backup": "last_backup"})
 
 
 def test_custom_field_read_failure_says_which_permission():
     with pytest.raises(NautobotAPIError, match="view permission on extras.customfield.*HTTP 403") as raised:
-        check_custom_field(FakeClient(fail_fields=True), "last_backup")
+        check_status_fields(FakeClient(fail_fields=True), status_mapping())
     assert raised.value.status == 403 and raised.value.url == URL
 
 
-def test_validate_checks_the_field_and_the_change_permission_without_writing():
+def test_validate_checks_the_fields_and_the_change_permission_without_writing():
     client = FakeClient()
-    assert validate(client, "last_backup_iso").type == "text"
+    assert validate(client, {"last_backup": "last_backup_iso"})["last_backup"].type == "text"
     assert client.patches == [[]] and client.reads == []
     client.refuse_changes = True
     with pytest.raises(NautobotAPIError, match="change permission on dcim.device.*HTTP 403"):
-        validate(client, "last_backup")
-    with pytest.raises(WritebackError, match="'nope' does not exist"):
-        validate(client, "nope")
+        validate(client, status_mapping())
+    with pytest.raises(WritebackError, match=r"'nope' \(last_backup\) does not exist"):
+        validate(client, {"last_backup": "nope"})
 
 
 def test_validate_rejects_an_odd_answer_to_the_empty_update():
     client = FakeClient()
     client.patch_answer = {"detail": "huh"}
     with pytest.raises(NautobotAPIError, match="answered an empty bulk update with"):
-        validate(client, "last_backup")
+        validate(client, status_mapping())
 
 
 def test_read_current_values_in_batches():
     client = FakeClient({uuid(n): {"last_backup": f"2026-11-0{n}"} for n in range(1, 6)})
     targets = [Target(uuid(n), f"r{n}") for n in range(1, 7)]
-    current, unread, errors = read_current_values(client, targets, "last_backup", 2)
+    current, unread, errors = read_current_values(client, targets, 2)
     assert [len(ids) for ids in client.reads] == [2, 2, 2]
-    assert current == {uuid(n): f"2026-11-0{n}" for n in range(1, 6)}  # r6 is not in Nautobot
+    assert current == {uuid(n): {"last_backup": f"2026-11-0{n}"} for n in range(1, 6)}  # r6 is not in Nautobot
     assert unread == [] and errors == []
 
 
 def test_read_failure_is_recorded_per_batch():
     client = FakeClient({uuid(1): {}}, fail_read=True)
-    current, unread, errors = read_current_values(client, [Target(uuid(1), "r1")], "last_backup", 10)
+    current, unread, errors = read_current_values(client, [Target(uuid(1), "r1")], 10)
     assert current == {} and [t.name for t in unread] == ["r1"]
     assert errors and "r1" in errors[0] and "HTTP 502" in errors[0] and URL in errors[0]
 
 
 def test_write_values_bulk_patches_in_batches_and_survives_a_failed_batch():
     client = FakeClient({uuid(n): {} for n in range(1, 6)}, fail_patch={uuid(3)})
-    targets = [Target(uuid(n), f"r{n}") for n in range(1, 6)]
-    outcome = write_values(client, targets, "last_backup", "2026-11-24", 2)
+    changes = [
+        (Target(uuid(n), f"r{n}"), {"last_backup": "2026-11-24", "last_backup_status": "ok"}) for n in range(1, 6)
+    ]
+    outcome = write_values(client, changes, 2)
     assert outcome.requests == 3
     assert [len(payload) for payload in client.patches] == [2, 2, 1]
-    assert client.patches[0][0] == {"id": uuid(1), "custom_fields": {"last_backup": "2026-11-24"}}
+    assert client.patches[0][0] == {
+        "id": uuid(1),
+        "custom_fields": {"last_backup": "2026-11-24", "last_backup_status": "ok"},
+    }
     assert outcome.updated == ["r1", "r2", "r5"]
     assert outcome.failed == ["r3", "r4"]
     assert len(outcome.errors) == 1 and "r3, r4" in outcome.errors[0] and "HTTP 500" in outcome.errors[0]
@@ -303,58 +405,104 @@ def test_write_values_bulk_patches_in_batches_and_survives_a_failed_batch():
 
 def test_write_values_checks_the_answer():
     client = FakeClient({uuid(1): {}})  # uuid(2) was deleted meanwhile: Nautobot leaves it out of the answer
-    outcome = write_values(client, [Target(uuid(1), "r1"), Target(uuid(2), "r2")], "last_backup", "2026-11-24", 10)
+    changes = [(Target(uuid(1), "r1"), {"last_backup": "2026-11-24"}), (Target(uuid(2), "r2"), {"last_backup": "x"})]
+    outcome = write_values(client, changes, 10)
     assert outcome.updated == ["r1"] and outcome.failed == ["r2"]
-    assert "did not apply last_backup=2026-11-24 to r2" in outcome.errors[0]
+    assert "did not apply the status of r2" in outcome.errors[0]
 
 
 # --------------------------------------------------------------------------- the whole write-back
-def test_update_writes_only_durable_changed_devices():
-    values = {uuid(1): {"last_backup": "2026-11-23"}, uuid(2): {"last_backup": "2026-11-24"}, uuid(3): {}}
+def test_update_writes_only_what_differs_and_a_rerun_writes_nothing():
+    values = {
+        uuid(1): {"last_backup": "2026-11-23"},
+        uuid(2): {
+            "last_backup": "2026-11-24",
+            "last_backup_attempt": "2026-11-24",
+            "last_backup_status": "ok",
+            "last_backup_error": "",
+            "config_unsaved": False,
+        },
+        uuid(3): {},
+        uuid(4): {"last_backup": "2026-11-20"},
+    }
     client = FakeClient(values)
-    devices = [device(1), device(2), device(3), device(4, ok=False, error="x")]
-    result = update_backup_timestamps(client, devices, pushed=True, timestamp=INSTANT, batch_size=200)
-    assert result.status.updated_count == 2 and result.status.failed_count == 0 and result.status.errors == []
-    assert result.updated_devices == ["r1", "r3"] and result.skipped_devices == ["r2"]
+    devices = [
+        device(1, changed=True, unsaved_changes=False),
+        device(2, changed=False, unsaved_changes=False),
+        device(3, changed=True, unsaved_changes=True),
+        device(4, ok=False, error="SSH timeout", error_class="timeout"),
+    ]
+    result = update_backup_status(client, devices, pushed=True, timestamp=INSTANT, batch_size=200)
+    assert result.status.updated_count == 3 and result.status.failed_count == 0 and result.status.errors == []
+    assert result.updated_devices == ["r1", "r3", "r4"] and result.skipped_devices == ["r2"]
     assert result.not_durable_devices == ["r4"] and result.changed and result.value == "2026-11-24"
-    assert len(client.patches) == 1 and values[uuid(3)] == {"last_backup": "2026-11-24"}
-    again = update_backup_timestamps(client, devices, pushed=True, timestamp="2026-11-24T23:59:59Z")
+    assert len(client.patches) == 1
+    assert values[uuid(3)] == {
+        "last_backup": "2026-11-24",
+        "last_backup_attempt": "2026-11-24",
+        "last_backup_status": "ok",
+        "config_unsaved": True,
+        "last_config_change": "2026-11-24",
+    }  # no error to clear: null and unset are the same, so nothing is sent for them
+    assert values[uuid(4)] == {
+        "last_backup": "2026-11-20",  # a failed device keeps its last success
+        "last_backup_attempt": "2026-11-24",
+        "last_backup_status": "failed",
+        "last_backup_error": "timeout: SSH timeout",
+    }
+    assert result.values_written["last_backup"] == 2 and result.values_written["last_backup_attempt"] == 3
+    again = update_backup_status(client, devices, pushed=True, timestamp="2026-11-24T23:59:59Z")
     assert again.status.updated_count == 0 and not again.changed and len(client.patches) == 1
-    assert again.skipped_devices == ["r1", "r2", "r3"]
-    assert "set last_backup=2026-11-24 on 0 device(s); 3 already up to date; 0 failed" == again.summary()
+    assert again.skipped_devices == ["r1", "r2", "r3", "r4"]
+    assert again.summary() == "wrote the backup status of 0 device(s); 4 already up to date; 0 failed"
 
 
-def test_update_does_nothing_when_not_pushed():
-    client = FakeClient({uuid(1): {}})
-    result = update_backup_timestamps(client, [device(1)], pushed=False, timestamp=INSTANT)
-    assert client.reads == [] and client.patches == []
-    assert result.status.enabled and result.status.updated_count == 0 and result.status.failed_count == 0
+def test_update_when_not_pushed_writes_the_failure_but_no_last_backup():
+    values = {uuid(1): {"last_backup": "2026-11-20"}}
+    client = FakeClient(values)
+    result = update_backup_status(
+        client,
+        [device(1, changed=True)],
+        pushed=False,
+        timestamp=INSTANT,
+        push_error="git push to https://git.example/x.git failed: HTTP 503",
+    )
+    assert values[uuid(1)]["last_backup"] == "2026-11-20" and "last_config_change" not in values[uuid(1)]
+    assert values[uuid(1)]["last_backup_status"] == "failed"
+    assert values[uuid(1)]["last_backup_error"] == "push: git push to https://git.example/x.git failed: HTTP 503"
+    assert result.not_durable_devices == ["r1"] and result.status.failed_count == 0
     assert len(result.status.errors) == 1 and "pushed is false" in result.status.errors[0]
-    assert not result.changed
 
 
 def test_update_in_check_mode_writes_nothing():
     client = FakeClient({uuid(1): {}, uuid(2): {"last_backup_iso": "2026-11-24T02:00:00+00:00"}})
-    result = update_backup_timestamps(
-        client, [device(1), device(2)], pushed=True, key="last_backup_iso", timestamp=INSTANT, check_mode=True
+    result = update_backup_status(
+        client,
+        [device(1), device(2)],
+        pushed=True,
+        mapping={"last_backup": "last_backup_iso"},
+        timestamp=INSTANT,
+        check_mode=True,
     )
     assert client.patches == [] and result.patch_requests == 0
     assert result.updated_devices == ["r1"] and result.skipped_devices == ["r2"] and result.changed
-    assert result.summary().startswith("would set last_backup_iso=2026-11-24T02:00:00+00:00 on 1 device(s)")
+    assert result.summary().startswith("would write the backup status of 1 device(s) (last_backup_iso 1)")
 
 
 def test_update_with_unknown_field_reports_instead_of_raising():
     client = FakeClient({uuid(1): {}})
-    result = update_backup_timestamps(client, [device(1), device(2, ok=False)], pushed=True, key="lastbackup")
+    result = update_backup_status(client, [device(1), device(2, ok=False)], True, {"last_backup": "lastbackup"})
+    # r2 failed its backup: with last_backup alone it has nothing to write, so it is no write-back failure
     assert client.patches == [] and result.status.failed_count == 1 and result.failed_devices == ["r1"]
-    assert "'lastbackup' does not exist" in result.status.errors[0] and "last_backup (date)" in result.status.errors[0]
-    assert result.summary().startswith("lastbackup not written: custom field 'lastbackup' does not exist")
+    assert "'lastbackup' (last_backup) does not exist" in result.status.errors[0]
+    assert "last_backup (date)" in result.status.errors[0]
+    assert result.summary().startswith("backup status not written: custom field 'lastbackup' (last_backup) does not")
     assert "(nothing written for 1 device(s))" in result.summary()
 
 
 def test_update_counts_missing_and_id_less_devices_as_failed():
     client = FakeClient({uuid(1): {}})
-    result = update_backup_timestamps(client, [device(1), device(2), device(3, device_id="")], True, timestamp=INSTANT)
+    result = update_backup_status(client, [device(1), device(2), device(3, device_id="")], True, timestamp=INSTANT)
     assert result.updated_devices == ["r1"] and sorted(result.failed_devices) == ["r2", "r3"]
     assert result.status.failed_count == 2 and len(result.status.errors) == 2
 
@@ -362,15 +510,15 @@ def test_update_counts_missing_and_id_less_devices_as_failed():
 def test_update_rejects_bad_arguments_before_contacting_nautobot():
     client = FakeClient()
     with pytest.raises(WritebackError):
-        update_backup_timestamps(client, [device(1)], pushed=True, timestamp="noon")
+        update_backup_status(client, [device(1)], pushed=True, timestamp="noon")
     with pytest.raises(WritebackError):
-        update_backup_timestamps(client, [device(1)], pushed=True, batch_size=0)
+        update_backup_status(client, [device(1)], pushed=True, batch_size=0)
     assert client.reads == [] and client.patches == []
 
 
 def test_update_without_devices_does_not_contact_nautobot():
     client = FakeClient(fail_fields=True)
-    result = update_backup_timestamps(client, [], pushed=True)
+    result = update_backup_status(client, [], pushed=True)
     assert result.status.errors == [] and not result.changed
 
 
