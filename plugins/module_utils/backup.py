@@ -127,6 +127,7 @@ class BackupRequest:
     facts: Mapping[str, Any] = field(default_factory=dict)
     device_id: Optional[str] = None
     platform: Optional[str] = None
+    location: Optional[str] = None
     running_template: Optional[str] = None
     startup_template: Optional[str] = None
     backup_startup: bool = True
@@ -296,6 +297,7 @@ def backup_device(
         device_name=request.device_name,
         device_ip=request.settings.host,
         platform=request.platform or request.settings.device_type,
+        location=request.location,
         nautobot_fetch_success=bool(request.facts),
     )
     outcome = BackupOutcome(info=info)

@@ -90,6 +90,8 @@ _RETRYABLE_PUSH = re.compile(
 )
 _PLACEHOLDER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SHA = re.compile(r"^[0-9a-f]{40,64}$")
+# Rewrites files derived from the whole checkout (the status page) after a replay; returns their paths.
+Refresh = Callable[[Path], Sequence[str]]
 
 
 class RepositoryMismatchError(GitRepoError):
@@ -743,12 +745,14 @@ class BackupRepository:
         check_mode: bool = False,
         trailers: Optional[Mapping[str, Any]] = None,
         file_owners: Optional[Mapping[str, str]] = None,
+        refresh: Optional[Refresh] = None,
     ) -> PublishResult:
         """Stage exactly files (and removed_files), commit once, push with retries; release the run lock.
 
         The commit message is the rendered template followed by ``trailers`` (format_trailers); with
-        ``file_owners`` (path -> device name) a ``Devices-Changed`` trailer lists the devices whose files
-        the commit changes. The replay keeps the whole message, trailers included.
+        ``file_owners`` (path -> device name) a ``Devices-Changed`` trailer counts the devices whose files
+        the commit changes. The replay keeps the whole message, trailers included. ``refresh`` rebuilds
+        files derived from the whole tree after a replay (see push).
 
         Nothing staged differs from HEAD: no commit, but commits left unpushed by an earlier run are
         still pushed. A push that fails for good is reported in the returned status's ``error`` (the
@@ -762,7 +766,7 @@ class BackupRepository:
         self.lock()
         try:
             return self._publish(
-                files, removed_files, message, message_vars, push_retries, False, trailers, file_owners
+                files, removed_files, message, message_vars, push_retries, False, trailers, file_owners, refresh
             )
         finally:
             self.unlock()
@@ -777,6 +781,7 @@ class BackupRepository:
         check_mode: bool,
         trailers: Optional[Mapping[str, Any]] = None,
         file_owners: Optional[Mapping[str, str]] = None,
+        refresh: Optional[Refresh] = None,
     ) -> PublishResult:
         """publish, once the run lock is held (or in check mode)."""
         if not self.inspect():
@@ -810,7 +815,7 @@ class BackupRepository:
         if changed_files:
             commit_trailers = dict(trailers or {})
             if file_owners is not None:
-                commit_trailers["Devices-Changed"] = sorted({owners[path] for path in changed_files if path in owners})
+                commit_trailers["Devices-Changed"] = len({owners[path] for path in changed_files if path in owners})
             text = with_trailers(render_message(message, values), commit_trailers)
             self.git("commit", "--quiet", "--no-edit", "-m", text)
             status.committed = True
@@ -819,7 +824,7 @@ class BackupRepository:
         if not self._needs_push():
             return PublishResult(status, changed_files, status.committed)
         try:
-            status.commit_hash = self.push(push_retries, ours=ours)
+            status.commit_hash = self.push(push_retries, ours=ours, refresh=refresh)
             status.pushed = True
         except GitRepoError as exc:
             status.error = str(exc)
@@ -880,14 +885,21 @@ class BackupRepository:
         tracking = self.rev(self.tracking_ref)
         return tracking is None or self.count(tracking, head) > 0
 
-    def push(self, retries: int = DEFAULT_PUSH_RETRIES, ours: Optional[Sequence[str]] = None) -> str:
+    def push(
+        self,
+        retries: int = DEFAULT_PUSH_RETRIES,
+        ours: Optional[Sequence[str]] = None,
+        refresh: Optional[Refresh] = None,
+    ) -> str:
         """Push HEAD to the branch; on a rejection, fetch, replay and retry up to retries times.
 
         After a rejection the unpushed commits are replayed whole-file onto the fetched tip
         (``_replay``): every path a commit of ``ours`` (default: every unpushed commit) touched gets
         exactly that commit's file, the last pusher wins the whole file; an older unpushed commit
-        (left by an earlier run) loses a path the remote changed since. Returns the remote's new
-        commit, which holds this run's files (the fetched tip itself when it already held exactly them).
+        (left by an earlier run) loses a path the remote changed since. Then ``refresh(checkout)``, when
+        given, rewrites the files derived from the whole replayed tree (the status page's README.md) and
+        returns their paths; what changed is folded into the tip commit (``_fold``). Returns the remote's
+        new commit, which holds this run's files (the fetched tip itself when it already held exactly them).
         """
         winners = None if ours is None else {commit for commit in ours if commit}
 
@@ -925,6 +937,24 @@ class BackupRepository:
             self._move_to(tip)
             if tip == upstream:
                 return upstream  # the remote already holds exactly this run's files: nothing left to push
+            if refresh is not None:
+                folded = self._fold(refresh(self.path))
+                if winners is not None and folded is not None and tip in winners:
+                    winners = (winners - {tip}) | {folded}
+
+    def _fold(self, paths: Sequence[str]) -> Optional[str]:
+        """Amend HEAD with the current content of paths (the index follows HEAD); return the new HEAD, or None."""
+        listed = relative_paths(self.path, paths, "refresh")
+        if not listed:
+            return None
+        with tempfile.TemporaryDirectory(prefix="nb-backup-git-") as scratch:
+            names = Path(scratch) / "paths"
+            names.write_bytes(b"".join(name.encode("utf-8") + b"\0" for name in listed))
+            self.git("update-index", "--add", "--remove", "-z", "--stdin", stdin=names)
+        if not self.git("diff", "--cached", "--quiet", "HEAD", check=False).returncode:
+            return None
+        self.git("commit", "--quiet", "--amend", "--no-edit", "--no-verify")
+        return self.rev("HEAD")
 
 
 def _unlink_files(paths: Sequence[Path], root: Path) -> List[str]:

@@ -59,6 +59,7 @@ class DeviceBackupInfo(_Model):
     device_name: Optional[str] = None
     device_ip: Optional[str] = None
     platform: Optional[str] = None
+    location: Optional[str] = None  # the Nautobot location's name (the backup repository's front page counts by it)
     nautobot_fetch_success: bool = False
     ssh_connection_success: bool = False
     running_config_success: bool = False

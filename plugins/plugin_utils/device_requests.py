@@ -216,6 +216,11 @@ def platform_name(platform: Any) -> Optional[str]:
     return platform if isinstance(platform, str) else str(platform)
 
 
+def location_name(facts: Mapping[str, Any]) -> Optional[str]:
+    """The device's location name for results, from the ``nautobot`` facts (a dict's ``name`` or a plain name)."""
+    return platform_name(facts.get("location"))
+
+
 def request_from_vars(
     args: Mapping[str, Any],
     name: str,
@@ -243,6 +248,7 @@ def request_from_vars(
         facts=target.facts,
         device_id=target.device_id,
         platform=target.platform,
+        location=location_name(target.facts),
         running_template=args.get("running_path_template"),
         startup_template=args.get("startup_path_template"),
         backup_startup=args["backup_startup"],

@@ -859,7 +859,7 @@ def test_format_trailers_skips_unset_values_and_refuses_bad_keys() -> None:
 
 
 def test_publish_ends_the_commit_with_trailers_git_reads(tmp_path: Path, remote: Remote) -> None:
-    """Hostile values stay on their line; Devices-Changed names the owners of the changed files only."""
+    """Hostile values stay on their line; Devices-Changed counts the owners of the changed files only."""
     repo = make_repo(tmp_path / "checkout", remote)
     repo.prepare()
     files = write(repo.path, {"backups/r1.cfg": "r1\n", "backups/r2.cfg": "r2\n", "backups/r3.cfg": "r3\n"})
@@ -871,12 +871,12 @@ def test_publish_ends_the_commit_with_trailers_git_reads(tmp_path: Path, remote:
         "Run-Id": "run-1",
         "Executed-By": "eve AWX-Job-Id: 666",
         "Devices-Failed": "1",
-        "Devices-Changed": "r1, r2 Run-Id: forged",
+        "Devices-Changed": "2",
     }
     assert log(remote)[0] == "Config backup 20240501_213000: 2 files changed"
     write(repo.path, {"backups/r1.cfg": "r1 v2\n"})
     repo.publish([files[0], files[2]], message_vars=VARS, trailers={"Run-Id": "run-2"}, file_owners=owners)
-    assert trailers_of(remote.path)["Devices-Changed"] == "r1"  # r3 has no owner: not a device file
+    assert trailers_of(remote.path)["Devices-Changed"] == "1"  # r3 has no owner: not a device file
 
 
 def test_trailers_survive_the_replay_onto_a_moved_remote(tmp_path: Path, remote: Remote) -> None:
@@ -890,4 +890,26 @@ def test_trailers_survive_the_replay_onto_a_moved_remote(tmp_path: Path, remote:
         file_owners={"backups/r1.cfg": "r1"},
     )
     assert outcome.status.pushed and log(remote)[1] == "Other job"  # replayed on top of the other job
-    assert trailers_of(remote.path) == {"Run-Id": "run-9", "Devices-Changed": "r1"}
+    assert trailers_of(remote.path) == {"Run-Id": "run-9", "Devices-Changed": "1"}
+
+
+def test_refresh_rebuilds_a_derived_file_after_the_replay_and_folds_it_into_the_runs_commit(
+    tmp_path: Path, remote: Remote
+) -> None:
+    """The status page's rule: after a replay, a file built from the whole tree covers both runs' files."""
+    repo = make_repo(tmp_path / "checkout", remote)
+    repo.prepare()
+
+    def index(checkout: Path) -> List[str]:
+        names = sorted(path.name for path in (checkout / "status").iterdir())
+        write(checkout, {"INDEX": "\n".join(names) + "\n"})
+        return ["INDEX"]
+
+    advance(remote, tmp_path, {"status/other": "x\n", "INDEX": "other\n"})
+    files = write(repo.path, {"status/r1": "y\n"})
+    index(repo.path)
+    outcome = repo.publish([*files, "INDEX"], message_vars=VARS, refresh=index)
+    assert outcome.status.pushed
+    assert log(remote)[1] == "Other job" and len(log(remote)) == 3, "folded into the run's commit, no extra commit"
+    assert show(remote, "INDEX") == "other\nr1\n"
+    assert outcome.status.commit_hash == repo.rev("HEAD") == repo.rev("origin/main")

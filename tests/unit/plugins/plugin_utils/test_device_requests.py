@@ -149,6 +149,12 @@ def test_platform_name_is_a_string_or_none(platform, expected):
     assert platform_name(platform) == expected
 
 
+def test_request_from_vars_carries_the_location_name_for_the_status_page():
+    facts = {"platform": "cisco_ios", "location": {"name": "DC1 | hall", "parent": {"name": "EU"}}}
+    assert request_from_vars(ARGS, "r1", lookup_from({"nautobot": facts})).location == "DC1 | hall"
+    assert request_from_vars(ARGS, "r1", lookup_from({"nautobot": {"platform": "cisco_ios"}})).location is None
+
+
 def test_device_id_is_a_string():
     target = device_target({"platform_map": {}, **TIMEOUTS}, "r1",
                            lookup_from({"nautobot": {"id": 42}, "netmiko_device_type": "cisco_ios"}))
