@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Any, Dict, Optional
+from pathlib import Path
+from typing import Any, Dict, List, Optional
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.clock import as_stamp
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
@@ -32,6 +33,12 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.models impo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import backed_up_files, file_owners
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import RunLock
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.scrub import Scrubber
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.status_page import (
+    PageResult,
+    devices_of,
+    update,
+    write_page,
+)
 from ansible_collections.netops.nautobot_backup.plugins.modules.git_commit_push import ARGUMENT_SPEC
 from ansible_collections.netops.nautobot_backup.plugins.plugin_utils.action import EngineAction, merge_specs
 
@@ -143,6 +150,11 @@ class ActionModule(EngineAction):
             files.extend(result_files)
             message_vars.update(counts)
             owners = file_owners(args["device_results"])
+        page: Optional[PageResult] = None
+        file_mode = file_modes(args["file_mode"])[0]
+        if args["status_page"] and args.get("device_results") is not None and not check_mode:
+            page = update(Path(args["repo_dir"]), devices_of(args["device_results"]), stamp["date"], file_mode)
+            files.extend(page.files)
         message_vars.update(args["message_vars"] or {})
         context = run_context(task_vars)
         trailers: Dict[str, Any] = {
@@ -155,6 +167,16 @@ class ActionModule(EngineAction):
             "Devices-Failed": message_vars.get("devices_failed"),
         }
         trailers.update(args["trailers"] or {})
+
+        def refresh(checkout: Path) -> List[str]:
+            """After a replay onto a moved remote: the page again, from every record in the replayed tree."""
+            again = write_page(checkout, file_mode)
+            if page is not None:
+                for warning in again.warnings:
+                    if warning not in page.warnings:
+                        page.warn(warning)
+            return again.files
+
         outcome = repo.publish(
             files=files,
             removed_files=args["removed_files"],
@@ -164,6 +186,7 @@ class ActionModule(EngineAction):
             check_mode=check_mode,
             trailers=trailers,
             file_owners=owners,
+            refresh=refresh if page is not None else None,
         )
         status = outcome.status
         if status.error:
@@ -172,6 +195,11 @@ class ActionModule(EngineAction):
         result["git_status"] = repo.status(True, "opened").to_dict()
         result["git_commit_status"] = status.to_dict()
         result["changed_files"] = outcome.changed_files
+        if page is not None:
+            records = [path for path in page.changed if path != page.page]
+            result["status_page"] = {"records_changed": len(records), "page": page.page}
+            if page.warnings:
+                result.setdefault("warnings", []).extend(scrub(warning) for warning in page.warnings)
         if status.error:
             result["failed"] = True
             result["msg"] = status.error

@@ -156,6 +156,25 @@ options:
       - Computed here rather than in Jinja, so that a run of thousands of devices does not pass its results through
         templating several times.
     type: raw
+  status_page:
+    description:
+      - C(publish) with O(device_results) only. Keep the backup repository's front page, committed in the same
+        commit as the configurations.
+      - "Writes one status record per device of O(device_results), C(.status/<device>.json) (the device name made
+        path-safe like backup paths) with C(device), C(platform), C(location), C(status) (C(ok) or C(failed)),
+        C(error_class), C(error) (one line, at most 200 characters), C(since) (the C(YYYY-MM-DD) the current status
+        and class began; a failure's message is the first one of its class) and C(config_unsaved) (true, false, or
+        null when unknown). Nothing in it changes on every run, so an unchanged rerun makes no commit."
+      - Rebuilds C(README.md) at the repository root from every C(.status/*.json) in the checkout (counts per
+        status, platform and location; failing devices with class and since, oldest first; devices with unsaved
+        changes; lists capped at 500 rows). Every value is escaped for Markdown and HTML. After a rejected push is
+        replayed onto the moved remote, the page is rebuilt from the replayed tree and folded into the run's
+        commit, so the last pusher's page covers every concurrent run's devices.
+      - A C(README.md) whose first line is not the generated marker (written by a person) is never overwritten;
+        the page is skipped with a warning. Unreadable status records are skipped with a warning.
+      - Nothing is written in check mode.
+    type: bool
+    default: false
   removed_files:
     description:
       - C(publish) only. Paths deleted by the run, staged as removals. They must no longer exist on disk.
@@ -187,8 +206,9 @@ options:
         C(Triggered-By) (C(schedule) when AWX's C(awx_schedule_id) is set, else C(manual)), C(Executed-By) (AWX's
         C(awx_user_name), else the local user), C(AWX-Job-Id) (only when C(awx_job_id) or C(tower_job_id) is set),
         C(Devices-Backed-Up) and C(Devices-Failed) (the counts of O(device_results), or those keys of
-        O(message_vars)), and, with O(device_results), C(Devices-Changed): the devices whose files the commit
-        changes, comma-separated (C((none)) when only other files changed)."
+        O(message_vars)), and, with O(device_results), C(Devices-Changed): how many devices' files the commit
+        changes (C(0) when only other files changed). Counts, never names, so the trailer stays one short line
+        at any fleet size."
       - Keys are letters, digits and C(-). Values are put on one line (control characters and newlines become
         spaces); a null or empty value leaves its trailer out. C(git log --format='%(trailers)') reads them, and a
         whole-file replay onto a moved remote keeps them.
@@ -354,6 +374,20 @@ run_lock:
     path: /var/lib/backups/.configs.lock
     waited: 0.0
     waited_for: null
+status_page:
+  description: The front page (O(status_page)).
+  returned: when O(status_page) is true, with O(device_results), not in check mode
+  type: dict
+  contains:
+    records_changed:
+      description: How many C(.status/<device>.json) records this run changed.
+      type: int
+    page:
+      description: C(README.md) when the page was written (or already up to date), null when it was skipped.
+      type: str
+  sample:
+    records_changed: 1
+    page: README.md
 changed_files:
   description: The paths committed (or that would be, in check mode), relative to O(repo_dir).
   returned: when O(mode=publish)
@@ -375,6 +409,7 @@ ARGUMENT_SPEC = {
     "ssh_key_file": {"type": "path", "no_log": False, "fallback": ("env", ["NB_BACKUP_GIT_SSH_KEY_FILE"])},
     "files": {"type": "list", "elements": "str", "default": []},
     "device_results": {"type": "raw"},
+    "status_page": {"type": "bool", "default": False},
     "removed_files": {"type": "list", "elements": "str", "default": []},
     "message": {"type": "str", "default": "Config backup {timestamp}: {files_changed} files changed"},
     "message_vars": {"type": "dict", "default": {}},
