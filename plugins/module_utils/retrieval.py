@@ -206,6 +206,13 @@ def _connect_error(exc: BaseException, settings: ConnectionSettings, where: str)
             f"no SSH banner from {where} within {settings.banner_timeout:g}s (the device accepted TCP but hangs)",
             "timeout",
         )
+    if "no existing session" in text.lower():
+        # paramiko's transport gave up before the handshake finished (netmiko: "try increasing conn_timeout"):
+        # the same hanging device as above, caught by conn_timeout first.
+        return DeviceError(
+            f"no SSH handshake with {where} within {settings.conn_timeout:g}s (the device accepted TCP but hangs)",
+            "timeout",
+        )
     return DeviceError(settings.scrub(f"SSH session to {where} failed: {error_summary(exc)}"), "other")
 
 
