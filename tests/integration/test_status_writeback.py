@@ -151,4 +151,5 @@ def test_push_failure_writes_no_last_backup_and_says_why(bed, lab):
         assert status["last_backup_error"].startswith("push: "), status
         assert bed.git.http_password not in status["last_backup_error"]
     assert now["ios-r2"]["config_unsaved"] is True, "what the device said still counts"
+    assert filtered(nautobot, cf_last_backup__lt=DAY2) == set(names), "no backup since day 2: the stale-backup filter"
     assert report["timestamp_update_status"]["updated_count"] == 2
