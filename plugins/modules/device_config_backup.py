@@ -105,6 +105,10 @@ platform:
   description: Platform name (or netmiko device type).
   returned: always
   type: str
+location:
+  description: The name of the device's Nautobot location (null without one); the front page counts by it.
+  returned: when the host's variables could be read
+  type: str
 nautobot_fetch_success:
   description: Whether Nautobot facts were available for the device.
   returned: always
