@@ -10,9 +10,11 @@ once, and shape the result. Nautobot failures during the write are reported, not
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import NautobotBackupError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo import last_change_dates
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import TimestampUpdateStatus
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_client import NautobotClient
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.writeback import (
@@ -77,6 +79,13 @@ class ActionModule(EngineAction):
             result["custom_field"] = fields["last_backup"].to_dict()
         return result
 
+    @staticmethod
+    def _change_dates(repo_dir: Optional[str]) -> Optional[Callable[[List[str]], Dict[str, str]]]:
+        """The last-commit dates of paths in the checkout (None without one)."""
+        if not repo_dir:
+            return None
+        return lambda paths: last_change_dates(Path(repo_dir), paths)
+
     def _write(
         self, result: Dict[str, Any], client: NautobotClient, args: Dict[str, Any], mapping: Dict[str, str]
     ) -> Dict[str, Any]:
@@ -91,6 +100,7 @@ class ActionModule(EngineAction):
                 batch_size=args["batch_size"],
                 check_mode=self.check_mode,
                 push_error=args["push_error"],
+                change_dates=self._change_dates(args["repo_dir"]),
             )
         except WritebackError as exc:
             result.update(failed=True, msg=str(exc))

@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.clock import run_instant
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.custom_fields import read_existing
@@ -125,6 +125,7 @@ class Target:
     device_id: str
     name: str
     values: Dict[str, Any] = field(default_factory=dict)
+    files: Tuple[str, ...] = ()
 
 
 @dataclass
@@ -366,7 +367,8 @@ def plan_devices(
         if device_id.lower() in seen:
             continue
         seen.add(device_id.lower())
-        selection.targets.append(Target(device_id=device_id, name=name, values=values))
+        files = tuple(str(device[key]) for key in ("running_config_file", "startup_config_file") if device.get(key))
+        selection.targets.append(Target(device_id=device_id, name=name, values=values, files=files))
     return selection
 
 
@@ -396,6 +398,8 @@ def changes_for(
             continue
         if value is RUN_DATE:
             value = format_value(info.type, run)
+        elif isinstance(value, datetime):
+            value = format_value(info.type, value)
         if not same_value(current.get(info.key), value):
             changes[info.key] = value
     return changes
@@ -589,9 +593,13 @@ def update_backup_status(
     batch_size: int = DEFAULT_BATCH_SIZE,
     check_mode: bool = False,
     push_error: Optional[str] = None,
+    change_dates: Optional[Callable[[List[str]], Mapping[str, str]]] = None,
 ) -> WritebackResult:
     """Write the status of every device the run tried (device_status); never raise for Nautobot failures.
 
+    ``change_dates`` (paths -> ISO date of their last commit, git_repo.last_change_dates on the checkout) fills
+    an empty ``last_config_change`` of a durable device whose configuration did not change in this run, from
+    Git's history (the first run after the field was created).
     Argument errors (a bad timestamp or batch size) raise WritebackError before anything is read.
     Every Nautobot failure (unreachable, token refused, missing field, failed batch) is recorded in
     the result's ``status.errors`` and its devices in ``failed_count``. In check mode nothing is
@@ -619,13 +627,20 @@ def update_backup_status(
             "(give each device result a device_id)"
         )
     if selection.targets:
-        _write(client, selection.targets, instant, batch_size, result)
+        _write(client, selection.targets, instant, batch_size, result, change_dates)
     status.failed_count = len(result.failed_devices)
     status.updated_count = len(result.updated_devices)
     return result
 
 
-def _write(client: Any, targets: List[Target], instant: datetime, batch_size: int, result: WritebackResult) -> None:
+def _write(
+    client: Any,
+    targets: List[Target],
+    instant: datetime,
+    batch_size: int,
+    result: WritebackResult,
+    change_dates: Optional[Callable[[List[str]], Mapping[str, str]]] = None,
+) -> None:
     """Check the fields, read current values, then write what differs (unless check mode) into result."""
     status = result.status
     try:
@@ -640,6 +655,8 @@ def _write(client: Any, targets: List[Target], instant: datetime, batch_size: in
     current, unread, errors = read_current_values(client, targets, batch_size)
     status.errors.extend(errors)
     result.failed_devices.extend(names(unread))
+    if change_dates is not None and "last_config_change" in fields:
+        _backfill_change_dates(targets, current, fields["last_config_change"].key, change_dates, status.errors)
     planned: List[Tuple[Target, Dict[str, Any]]] = []
     missing: List[Target] = []
     for target in targets:
@@ -668,6 +685,37 @@ def _write(client: Any, targets: List[Target], instant: datetime, batch_size: in
     done = set(outcome.updated)
     result.values_written = _tally([item for item in planned if item[0].name in done], fields)
     status.errors.extend(outcome.errors)
+
+
+def _backfill_change_dates(
+    targets: Sequence[Target],
+    current: Mapping[str, Mapping[str, Any]],
+    key: str,
+    change_dates: Callable[[List[str]], Mapping[str, str]],
+    errors: List[str],
+) -> None:
+    """Give last_config_change, from Git's history, to durable unchanged devices whose field is still empty.
+
+    A failure to read the history is one entry in errors; those devices keep an empty field until they change.
+    """
+    empty = [
+        target
+        for target in targets
+        if "last_backup" in target.values
+        and "last_config_change" not in target.values
+        and target.files
+        and not (current.get(target.device_id.lower()) or {}).get(key)
+    ]
+    if not empty:
+        return
+    try:
+        dates = change_dates(sorted({path for target in empty for path in target.files}))
+        for target in empty:
+            found = [parse_timestamp(dates[path]) for path in target.files if dates.get(path)]
+            if found:
+                target.values["last_config_change"] = max(found)
+    except NautobotBackupError as exc:
+        errors.append(f"last_config_change of {len(empty)} device(s) could not be read from Git: {exc}")
 
 
 def _tally(planned: Sequence[Tuple[Target, Dict[str, Any]]], fields: Mapping[str, CustomFieldInfo]) -> Dict[str, int]:

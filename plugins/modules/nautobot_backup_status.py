@@ -22,7 +22,8 @@ description:
     reach the remote (O(pushed) false) gets the class C(push) and O(push_error)."
   - C(config_unsaved) (boolean) - the running configuration differs from the startup configuration (C(unsaved_changes)
     of the backup); null when startup could not be read or the backup failed.
-  - C(last_config_change) (date) - the run's date on durable devices whose configuration changed (C(changed)).
+  - C(last_config_change) (date) - the run's date on durable devices whose configuration changed (C(changed)); with
+    O(repo_dir), an empty one is filled from Git's history.
   - Every status can be given another key or turned off with O(status_fields). The playbook
     C(playbooks/create_status_fields.yml) (module M(netops.nautobot_backup.nautobot_custom_fields)) creates them.
   - Runs on the controller through its action plugin; it does not connect to the task's host. Run it once per
@@ -96,6 +97,12 @@ options:
       - Why the publish step failed (its C(git_commit_status.error)), for C(last_backup_error) when O(pushed) is
         false. Only its first line is written.
     type: str
+  repo_dir:
+    description:
+      - The backup checkout. When given, a durable device whose configuration did not change in this run and whose
+        C(last_config_change) is still empty (the field was created after its last change) gets the date of the
+        last commit that changed its configuration files, from one C(git log) walk over the checkout's history.
+    type: path
   timestamp:
     description:
       - The run's time, as an ISO 8601 string (C(2026-11-24T02:00:00Z)), a C(YYYYMMDD_HHMMSS) stamp (UTC) or the
@@ -245,6 +252,7 @@ ARGUMENT_SPEC = {
     "devices": {"type": "list", "elements": "dict", "default": []},
     "pushed": {"type": "bool", "default": False},
     "push_error": {"type": "str"},
+    "repo_dir": {"type": "path"},
     "timestamp": {"type": "raw"},
     "batch_size": {"type": "int", "default": 200},
     "validate_only": {"type": "bool", "default": False},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import UTC, datetime
 from typing import Any, Dict, Set
 
 import pytest
@@ -153,3 +154,17 @@ def test_push_failure_writes_no_last_backup_and_says_why(bed, lab):
     assert now["ios-r2"]["config_unsaved"] is True, "what the device said still counts"
     assert filtered(nautobot, cf_last_backup__lt=DAY2) == set(names), "no backup since day 2: the stale-backup filter"
     assert report["timestamp_update_status"]["updated_count"] == 2
+
+
+def test_an_empty_last_config_change_is_filled_from_the_checkout_history(bed):
+    """The field created after the device's last change: the next run takes the date from Git, not from the run."""
+    nautobot = bed.nautobot
+    before = datetime.now(UTC).date().isoformat()
+    bed.run(GOOD[:1], backup_timestamp=f"{DAY1}T02:00:00Z", backup_status_fields={"last_config_change": ""})
+    assert bed.last.returncode == 0, bed.output()
+    assert statuses(nautobot)["ios-r1"]["last_config_change"] is None
+    bed.run(GOOD[:1], backup_timestamp=f"{DAY2}T02:00:00Z")  # nothing changed on the device
+    assert bed.last.returncode == 0, bed.output()
+    assert bed.report()["backed_up_devices"][0]["changed"] is False
+    # The commit of the first run was made now (its author date), whatever backup_timestamp said.
+    assert statuses(nautobot)["ios-r1"]["last_config_change"] in {before, datetime.now(UTC).date().isoformat()}

@@ -6,6 +6,8 @@ list); the real Nautobot is exercised in tests/integration/test_nautobot_backup_
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -13,6 +15,7 @@ import pytest
 import yaml
 
 from ansible_collections.netops.nautobot_backup.plugins.doc_fragments.nautobot import ModuleDocFragment
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_repo import last_change_dates
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_client import (
     NautobotAPIError,
     NautobotClient,
@@ -602,3 +605,79 @@ def test_module_documentation_matches_the_argument_spec():
         assert option.get("required", False) == spec[name].get("required", False), name
         assert option.get("elements") == spec[name].get("elements"), name
     assert spec["token"]["no_log"] is True
+
+
+# --------------------------------------------------------------------------- last_config_change from Git's history
+def test_an_empty_last_config_change_is_filled_from_git_history():
+    values = {uuid(1): {}, uuid(2): {"last_config_change": "2026-10-01"}, uuid(3): {}, uuid(4): {}}
+    client = FakeClient(values)
+    files = {"running_config_file": "backups/r1.running-config", "startup_config_file": "backups/r1.startup-config"}
+    devices = [
+        device(1, changed=False, **files),
+        device(2, changed=False, running_config_file="backups/r2.running-config"),  # already has one: kept
+        device(3, changed=True, running_config_file="backups/r3.running-config"),  # changed now: the run's date
+        device(4, ok=False, error="x", running_config_file="backups/r4.running-config"),  # failed: no date
+    ]
+    asked: List[List[str]] = []
+
+    def dates(paths: List[str]) -> Dict[str, str]:
+        asked.append(paths)
+        return {
+            "backups/r1.running-config": "2026-11-02T10:00:00+01:00",
+            files["startup_config_file"]: "2026-11-20T23:30:00-02:00",
+        }
+
+    update_backup_status(client, devices, True, timestamp=INSTANT, change_dates=dates)
+    assert asked == [["backups/r1.running-config", "backups/r1.startup-config"]]
+    assert values[uuid(1)]["last_config_change"] == "2026-11-21"  # the newest of its files, in UTC
+    assert values[uuid(2)]["last_config_change"] == "2026-10-01"
+    assert values[uuid(3)]["last_config_change"] == "2026-11-24"
+    assert "last_config_change" not in values[uuid(4)]
+    again: List[List[str]] = []
+    update_backup_status(client, devices, True, timestamp=INSTANT, change_dates=lambda paths: again.append(paths) or {})
+    assert again == [], "filled once: Git's history is not read again"
+
+
+def test_a_history_that_cannot_be_read_is_reported_and_the_rest_is_written():
+    values = {uuid(1): {}}
+    client = FakeClient(values)
+
+    def broken(_paths: List[str]) -> Dict[str, str]:
+        raise WritebackError("git log failed")
+
+    result = update_backup_status(
+        client,
+        [device(1, running_config_file="backups/r1.running-config")],
+        True,
+        timestamp=INSTANT,
+        change_dates=broken,
+    )
+    assert values[uuid(1)]["last_backup"] == "2026-11-24" and "last_config_change" not in values[uuid(1)]
+    assert result.status.errors == ["last_config_change of 1 device(s) could not be read from Git: git log failed"]
+
+
+def test_last_change_dates_walks_the_history_once(tmp_path):
+    repo = tmp_path / "repo"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid"}
+    env.update(GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid")
+
+    def commit(date: str, files: Dict[str, str]) -> None:
+        for name, text in files.items():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            (repo / name).write_text(text, encoding="utf-8")
+        subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, env=env)
+        subprocess.run(
+            ["git", "-C", str(repo), "commit", "-qm", date], check=True, env={**env, "GIT_AUTHOR_DATE": date}
+        )
+
+    assert last_change_dates(tmp_path, ["a"]) == {}  # not a repository: nothing, no error
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    assert last_change_dates(repo, ["backups/a"]) == {}  # no commit yet
+    commit("2026-11-01T02:00:00+00:00", {"backups/a": "1", "backups/b": "1", "backups/my file": "1"})
+    commit("2026-11-05T02:00:00+00:00", {"backups/a": "2"})
+    found = last_change_dates(repo, ["backups/a", "backups/b", "backups/my file", "backups/never", ""])
+    assert found == {
+        "backups/a": "2026-11-05T02:00:00+00:00",
+        "backups/b": "2026-11-01T02:00:00+00:00",
+        "backups/my file": "2026-11-01T02:00:00+00:00",
+    }
