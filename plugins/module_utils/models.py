@@ -11,12 +11,13 @@ unknown fields, so a typo or a stray secret is an error instead of a silent extr
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Literal, Optional, Union
+from typing import Annotated, Any, Dict, List, Literal, Optional, Union
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils._deps import has_library
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import FAILURE_CLASSES
 
 if has_library("pydantic"):
-    from pydantic import BaseModel, ConfigDict, model_validator
+    from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 else:  # pragma: no cover - exercised only without pydantic; callers use _deps.require first
     BaseModel = object  # type: ignore[assignment,misc]
 
@@ -28,17 +29,19 @@ else:  # pragma: no cover - exercised only without pydantic; callers use _deps.r
         """Stand-in so this file imports without pydantic."""
         return lambda func: func
 
+    def AfterValidator(func: Any) -> Any:  # type: ignore[no-redef]  # noqa: N802
+        """Stand-in so this file imports without pydantic."""
+        return func
 
-FailureClass = Literal[
-    "unreachable",
-    "auth_failed",
-    "timeout",
-    "invalid_output",
-    "unsupported_platform",
-    "host_key_mismatch",
-    "suspicious_shrink",
-    "other",
-]
+
+def _known_class(value: str) -> str:
+    """A failure class must be one of errors.FAILURE_CLASSES (the one list of them)."""
+    if value not in FAILURE_CLASSES:
+        raise ValueError(f"unknown failure class {value!r}; the classes are {', '.join(FAILURE_CLASSES)}")
+    return value
+
+
+FailureClass = Annotated[str, AfterValidator(_known_class)]
 TriggeredBy = Literal["schedule", "manual"]
 
 

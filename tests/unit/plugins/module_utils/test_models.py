@@ -7,10 +7,12 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors import FAILURE_CLASSES
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import (
     BackupRunResult,
     CredentialInfo,
     DeviceBackupInfo,
+    DeviceJobInfo,
     FailedDeviceBrief,
     GitCommitStatus,
     GitStatus,
@@ -67,9 +69,17 @@ def test_unknown_fields_are_rejected():
 
 
 @pytest.mark.parametrize("bad_class", ["nope", "AUTH_FAILED", ""])
-def test_error_class_is_one_of_the_six(bad_class):
-    with pytest.raises(ValidationError):
+def test_error_class_is_one_of_the_failure_classes(bad_class):
+    with pytest.raises(ValidationError, match="unknown failure class"):
         DeviceBackupInfo(device_name="r1", error="x", error_class=bad_class)
+
+
+@pytest.mark.parametrize("error_class", FAILURE_CLASSES)
+def test_every_failure_class_of_errors_py_is_a_valid_class(error_class):
+    """errors.FAILURE_CLASSES is the one list: a class added there is valid in every model."""
+    assert DeviceBackupInfo(device_name="r1", error="x", error_class=error_class).error_class == error_class
+    assert DeviceJobInfo(job_type="run_commands", error="x", error_class=error_class).error_class == error_class
+    assert FailedDeviceBrief(device="r1", error_class=error_class, error="x").error_class == error_class
 
 
 def test_error_without_class_becomes_other_and_class_needs_message():
