@@ -74,7 +74,10 @@ def test_a_shrunk_config_is_refused_kept_outside_and_the_override_lets_it_throug
         assert (checkout / RUNNING).read_bytes() == running_before
         assert (checkout / STARTUP).read_bytes() == startup_before
         assert bed.git_cmd("show", f"main:{RUNNING}").encode() == running_before
-        assert len(bed.commits()) == commits, f"{mode}: nothing changed, so no commit"
+        # No config commit: only the device's status record changed (ok -> failed), on the first refusal.
+        new = [line.split()[0] for line in bed.commits()[: len(bed.commits()) - commits]]
+        assert len(new) == 1, f"{mode}: {new}"
+        assert all(bed.files_in(commit) == [f".status/{DEVICE}.json"] for commit in new), f"{mode}: only the status"
         # The rejected config is outside the checkout, private, and the message names it.
         rejected_dir = bed.tmp / ".checkout.rejected"
         kept = [path for path in rejected_dir.iterdir() if str(path) in message]
@@ -92,6 +95,6 @@ def test_a_shrunk_config_is_refused_kept_outside_and_the_override_lets_it_throug
     (host_vars / f"{DEVICE}.yml").write_text(yaml.safe_dump({"nautobot_backup_allow_shrink": True}))
     allowed = bed.run(NAMES)
     assert allowed.returncode == 0, bed.output()
-    assert len(bed.commits()) == commits + 1
+    assert len(bed.commits()) == commits + 2  # the status record's commit, then this one
     pushed = bed.git_cmd("show", f"main:{RUNNING}")
     assert _non_empty(pushed) == 20 and Path(checkout / RUNNING).read_text() == pushed
