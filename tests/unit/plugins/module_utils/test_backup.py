@@ -252,3 +252,21 @@ def test_a_command_override_with_a_control_character_fails_before_contact(tmp_pa
     result = backup_batch({"r1": request}, fetch=fetch)["r1"]
     assert result["error_class"] == "other" and "the running-config command contains U+" in result["error"]
     assert calls == []
+
+
+def test_a_device_result_carries_its_location_ok_or_failed(tmp_path):
+    """The front page counts by location, so a failed device's result has it too."""
+
+    def fetch(settings: ConnectionSettings, running: str, startup: Optional[str], enable: bool) -> FetchedConfigs:
+        if settings.host == "r2.lab":
+            raise DeviceError("authentication failed for netops", "auth_failed")
+        return FetchedConfigs(running=CONFIG.format(name="r1"), startup=CONFIG.format(name="r1"))
+
+    requests = {name: _request(tmp_path, name) for name in ("r1", "r2")}
+    for request in requests.values():
+        request.location = "DC1"
+    results = backup_batch(requests, workers=2, fetch=fetch)
+    assert [(results[n]["location"], results[n].get("failed", False)) for n in ("r1", "r2")] == [
+        ("DC1", False),
+        ("DC1", True),
+    ]
