@@ -18,7 +18,9 @@ from typing import Dict, List
 import pytest
 from test_awx_slicing import SLICES, git, slice_job, slice_lab, slice_nautobot  # noqa: F401,F811 - fixtures
 from test_backup_playbook import Bed
+from test_git_commit_push import PLAYBOOK, Runner, write
 
+from testbed.git_remotes import ls_tree, show
 from testbed.runner import awx_slices
 
 pytestmark = [pytest.mark.lab, pytest.mark.nautobot, pytest.mark.git]
@@ -141,6 +143,42 @@ def test_backup_status_page_false_writes_neither(bed):
     assert "backups/ios-r1.running-config" in tree
     assert "README.md" not in tree and not any(path.startswith(".status/") for path in tree), sorted(tree)
     assert not (bed.tmp / "checkout" / ".status").exists() and not (bed.tmp / "checkout" / "README.md").exists()
+
+
+@pytest.fixture
+def module(tmp_path) -> Runner:
+    """test_git_commit_push's one-task playbook, with the status_page option."""
+    runner = Runner(tmp_path)
+    line = '        file_mode: "{{ git_file_mode | default(omit) }}"\n'
+    assert line in PLAYBOOK
+    option = '        status_page: "{{ git_status_page | default(omit) }}"\n'
+    runner.playbook.write_text(PLAYBOOK.replace(line, line + option), encoding="utf-8")
+    return runner
+
+
+def test_the_module_keeps_a_human_readme_and_writes_nothing_in_check_mode(module, git_remotes):
+    repo_dir = git_remotes.workdir / "checkout"
+    common = {"repo_dir": str(repo_dir), "repo_url": git_remotes.file_url}
+    assert not module.run(mode="prepare", **common).get("failed")
+    write(repo_dir, {"b/r1.run": "hostname r1\n"})
+    results = {
+        "r1": {"running_config_success": True, "running_config_file": "b/r1.run", "platform": "ios"},
+        "r|2 <b>": {"running_config_success": False, "error": "timed out\nafter 10 s", "error_class": "timeout"},
+    }
+    checked = module.run(args=["--check"], mode="publish", device_results=results, status_page=True, **common)
+    assert not checked.get("failed") and "status_page" not in checked, checked
+    assert not (repo_dir / ".status").exists(), "check mode writes nothing"
+
+    published = module.run(mode="publish", device_results=results, status_page=True, **common)
+    assert published["git_commit_status"]["pushed"] is True, published
+    assert published["status_page"] == {"records_changed": 2, "page": None}, published
+    output = module.last.stdout + module.last.stderr
+    assert "README.md in the repository was not written by this collection" in output, output
+    assert show(git_remotes.seeded_remote, "README.md") == "# Config backups\n", "the hand-written README is kept"
+    assert ls_tree(git_remotes.seeded_remote) == [".status/r1.json", ".status/r_2_b.json", "README.md", "b/r1.run"]
+    record = json.loads(show(git_remotes.seeded_remote, ".status/r_2_b.json"))
+    assert (record["device"], record["error_class"], record["error"]) == ("r|2 <b>", "timeout", "timed out after 10 s")
+    assert stat_mode(repo_dir / ".status" / "r1.json") == 0o600 and stat_mode(repo_dir / ".status") == 0o700
 
 
 def section(page: str, title: str) -> List[str]:
