@@ -340,4 +340,6 @@ def test_backup_playbook_pins_commits_and_refuses_a_changed_key(tmp_path, lab, l
     assert_contacted_without_credentials(lab, "ios-r1")
     assert git("show", "main:backups/ios-r1.running-config") == config, "the previous backup is kept"
     assert (tmp_path / "checkout" / "backups" / "ios-r1.running-config").read_text() == config
-    assert git("rev-list", "--count", "main") == commits
+    # One commit: only ios-r1's status record for the front page (ok -> failed); its config and pin are kept.
+    assert int(git("rev-list", "--count", "main")) == int(commits) + 1
+    assert git("show", "--name-only", "--format=", "main").split() == [".status/ios-r1.json"]
