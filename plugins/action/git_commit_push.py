@@ -153,7 +153,8 @@ class ActionModule(EngineAction):
         page: Optional[PageResult] = None
         file_mode = file_modes(args["file_mode"])[0]
         if args["status_page"] and args.get("device_results") is not None and not check_mode:
-            page = update(Path(args["repo_dir"]), devices_of(args["device_results"]), stamp["date"], file_mode)
+            devices = devices_of(args["device_results"])
+            page = update(Path(args["repo_dir"]), devices, stamp["date"], file_mode, scrub)
             files.extend(page.files)
         message_vars.update(args["message_vars"] or {})
         context = run_context(task_vars)

@@ -22,7 +22,7 @@ import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import (
     DEFAULT_FILE_MODE,
@@ -36,6 +36,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths impor
     confine,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import bounded, device_info
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.scrub import Scrubber
 
 STATUS_DIR = ".status"
 PAGE = "README.md"
@@ -94,12 +95,21 @@ def iso_date(date: str) -> str:
     return text
 
 
-def new_record(info: DeviceBackupInfo, date: str, previous: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """The device's record for this run; ``since`` and ``error`` come from previous when status and class are equal."""
+def new_record(
+    info: DeviceBackupInfo,
+    date: str,
+    previous: Optional[Mapping[str, Any]],
+    scrub: Callable[[str], str] = Scrubber(),
+) -> Dict[str, Any]:
+    """The device's record for this run; ``since`` and ``error`` come from previous when status and class are equal.
+
+    The error is scrubbed (``scrub``: the run's secrets and URL credentials; the device layer already masked the
+    device's own), then put on one line and cut to 200 characters.
+    """
     failed = info.failed
     status = "failed" if failed else "ok"
     error_class = (info.error_class or "other") if failed else None
-    error = one_line(info.error or "the running configuration was not backed up") if failed else None
+    error = one_line(scrub(info.error or "the running configuration was not backed up")) if failed else None
     since = iso_date(date)
     old = previous or {}
     if old.get("status") == status and old.get("error_class") == error_class and _DATE.match(str(old.get("since"))):
@@ -157,7 +167,11 @@ def devices_of(device_results: Any) -> List[DeviceBackupInfo]:
 
 
 def write_records(
-    repo_dir: Path, devices: Iterable[DeviceBackupInfo], date: str, mode: int = DEFAULT_FILE_MODE
+    repo_dir: Path,
+    devices: Iterable[DeviceBackupInfo],
+    date: str,
+    mode: int = DEFAULT_FILE_MODE,
+    scrub: Callable[[str], str] = Scrubber(),
 ) -> PageResult:
     """Write every device's ``.status/<device>.json``; return the record paths (all of them) and the changed ones.
 
@@ -177,7 +191,7 @@ def write_records(
             result.warn(f"status page: {exc}")
             continue
         previous, _why = read_record(target)
-        text = dump(new_record(info, date, previous))
+        text = dump(new_record(info, date, previous, scrub))
         if write_if_changed(target, text, mode=mode, dir_mode=dir_mode, root=repo_dir):
             result.changed.append(relative)
         if relative not in result.files:
@@ -296,10 +310,14 @@ def write_page(repo_dir: Path, mode: int = DEFAULT_FILE_MODE, result: Optional[P
 
 
 def update(
-    repo_dir: Path, devices: Iterable[DeviceBackupInfo], date: str, mode: int = DEFAULT_FILE_MODE
+    repo_dir: Path,
+    devices: Iterable[DeviceBackupInfo],
+    date: str,
+    mode: int = DEFAULT_FILE_MODE,
+    scrub: Callable[[str], str] = Scrubber(),
 ) -> PageResult:
     """Write the run's status records, then rebuild README.md from every record present."""
-    return write_page(repo_dir, mode, write_records(repo_dir, devices, date, mode))
+    return write_page(repo_dir, mode, write_records(repo_dir, devices, date, mode, scrub))
 
 
 def _generated(path: Path) -> bool:

@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.host_keys import pin_path
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.scrub import Scrubber
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.status_page import (
     MARKER,
     MAX_ROWS,
@@ -75,6 +76,14 @@ def test_since_and_error_change_only_with_the_status_or_the_class(tmp_path: Path
     write_records(tmp_path, [ok("r1")], "20261204")
     write_records(tmp_path, [ok("r1", unsaved=True)], "20261205")
     assert record(tmp_path, "r1")["since"] == "2026-12-04" and record(tmp_path, "r1")["config_unsaved"] is True
+
+
+def test_the_error_is_scrubbed(tmp_path: Path) -> None:
+    error = "push to https://bot:tok-123@git.example/x failed; token tok-123"
+    write_records(tmp_path, [failed("r1", error, "other")], "20261201", scrub=Scrubber(["tok-123"]))
+    assert record(tmp_path, "r1")["error"] == "push to https://***@git.example/x failed; token ********"
+    write_records(tmp_path, [failed("r2", error, "other")], "20261201")  # URL credentials even without secrets
+    assert "tok-123@" not in record(tmp_path, "r2")["error"]
 
 
 def test_the_error_is_one_bounded_line_and_a_failed_device_keeps_its_platform(tmp_path: Path) -> None:
