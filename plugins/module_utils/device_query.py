@@ -380,11 +380,15 @@ def _devices_of(data: Mapping[str, Any]) -> List[Dict[str, Any]]:
     return devices
 
 
-def device_facts(record: Mapping[str, Any]) -> Dict[str, Any]:
-    """Return the ``nautobot`` facts of a device: the GraphQL shape, custom fields renamed.
+def device_facts(record: Mapping[str, Any], shared: Optional[Dict[Any, Any]] = None) -> Dict[str, Any]:
+    """Return the ``nautobot`` facts of a device: the GraphQL shape, custom fields renamed, nothing empty.
 
     Path templates address these facts with dotted names such as ``location.parent.name``,
-    ``platform.name`` or ``custom_fields.net``.
+    ``platform.name`` or ``custom_fields.net``. Null and empty values (``null``, ``""``,
+    ``[]``, ``{}``) are left out at every depth: at 10,000 hosts each one costs
+    ``ansible-inventory --list`` a value to copy and print; paths.py reports a template that
+    names a left-out fact as null. With ``shared`` (one dict per inventory run) equal
+    sub-objects of different devices (a location chain, a device type) are one object.
     """
     facts = {key: value for key, value in record.items() if key != "_custom_field_data"}
     facts["custom_fields"] = dict(record.get("_custom_field_data") or {})
@@ -393,7 +397,50 @@ def device_facts(record: Mapping[str, Any]) -> Dict[str, Any]:
         # The mappings are resolved into netmiko_device_type / ansible_network_os; keeping all
         # fifteen library names per host would only cost memory at 10,000 hosts.
         facts["platform"] = {k: v for k, v in record["platform"].items() if k != "network_driver_mappings"}
-    return facts
+    cache: Dict[Any, Any] = {} if shared is None else shared
+    lean: Dict[str, Any] = {}
+    for key, value in facts.items():
+        if key == "location" and isinstance(value, Mapping):
+            # Joined chains are shared by every device at the location: lean each one once.
+            known = cache.get(id(value))
+            if known is None or known[0] is not value:
+                known = cache[id(value)] = (value, _lean(value, cache))
+            value = known[1]
+        else:
+            value = _lean(value, cache)
+        if not _is_empty(value):
+            lean[key] = value
+    return lean
+
+
+def _is_empty(value: Any) -> bool:
+    """Whether a fact value carries nothing: None, an empty string, list or dict."""
+    return value is None or (isinstance(value, (str, list, dict)) and not value)
+
+
+def _lean(value: Any, shared: Dict[Any, Any]) -> Any:
+    """Return value without empty values at any depth; equal dicts and lists come back as one shared object.
+
+    Objects are looked up by their content (type included, so ``1`` and ``True`` stay apart), children
+    first, so a key holds only scalars and the ids of already shared children.
+    """
+    if isinstance(value, Mapping):
+        items = [(key, _lean(item, shared)) for key, item in value.items()]
+        items = [(key, item) for key, item in items if not _is_empty(item)]
+        key = ("dict", tuple((name, _content_key(item)) for name, item in items))
+        return shared.setdefault(key, dict(items))
+    if isinstance(value, list):
+        kept = [item for item in (_lean(item, shared) for item in value) if not _is_empty(item)]
+        key = ("list", tuple(_content_key(item) for item in kept))
+        return shared.setdefault(key, kept)
+    return value
+
+
+def _content_key(value: Any) -> Any:
+    """A hashable stand-in for a leaned value: a shared container by its id, a scalar with its type."""
+    if isinstance(value, (dict, list)):
+        return (id(value),)
+    return (type(value).__name__, value)
 
 
 def primary_host(record: Mapping[str, Any]) -> Optional[str]:
@@ -408,13 +455,15 @@ def primary_host(record: Mapping[str, Any]) -> Optional[str]:
 def host_variables(
     record: Mapping[str, Any],
     platform_map: Optional[Mapping[str, str]] = None,
+    shared: Optional[Dict[Any, Any]] = None,
 ) -> Dict[str, Any]:
     """Return the host variables of one device (without ansible_host, which the caller decides).
 
     ``netmiko_device_type`` / ``ansible_network_os`` are left out when the platform is
-    unknown: the backup then reports ``unsupported_platform`` for that device alone.
+    unknown: the backup then reports ``unsupported_platform`` for that device alone. ``shared``:
+    see device_facts.
     """
-    variables: Dict[str, Any] = {"nautobot_id": record.get("id"), "nautobot": device_facts(record)}
+    variables: Dict[str, Any] = {"nautobot_id": record.get("id"), "nautobot": device_facts(record, shared)}
     platform = record.get("platform")
     if platform:
         try:

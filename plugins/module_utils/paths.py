@@ -65,6 +65,30 @@ FACT_FIELDS = (
     "custom_fields",
 )
 
+# What each known fact holds, below the top level: the inventory (device_query.device_facts) leaves
+# null and empty values out, so a key named here that a host lacks was null (or empty) in Nautobot,
+# and a template naming it fails exactly as it did when the facts held the null: "<path> is null".
+# A dict: the known keys one level down; None: a value; "list": tags (absent means no tags); "any":
+# custom_fields (its keys are the instance's own: an absent one says "custom_fields has no key").
+_LOCATION_LEVEL: Dict[str, Any] = {"name": None, "location_type": {"name": None}}
+FACT_SHAPE: Dict[str, Any] = {
+    "id": None,
+    "name": None,
+    "serial": None,
+    "asset_tag": None,
+    "primary_ip4": {"host": None},
+    "primary_ip6": {"host": None},
+    "status": {"name": None},
+    "role": {"name": None},
+    "platform": {"name": None, "network_driver": None, "manufacturer": {"name": None}},
+    "device_type": {"model": None, "manufacturer": {"name": None}},
+    "tenant": {"name": None, "tenant_group": {"name": None}},
+    "rack": {"name": None, "rack_group": {"name": None}},
+    "location": {"id": None, **_LOCATION_LEVEL, "parent": {**_LOCATION_LEVEL, "parent": dict(_LOCATION_LEVEL)}},
+    "tags": "list",
+    "custom_fields": "any",
+}
+
 # Placeholders that do not read the facts.
 BUILTIN_PLACEHOLDERS = ("device_name", "name", "date", "timestamp")
 FILTERS = ("location_type",)
@@ -329,19 +353,26 @@ def _render_value(value: Any, describe: str, fail: Any, placeholder: _Placeholde
 def _lookup(facts: Mapping[str, Any], placeholder: _Placeholder, fail: Any) -> Tuple[Any, str]:
     """Walk a dotted path through the facts; return (value, dotted path walked)."""
     node: Any = facts
+    shape: Any = FACT_SHAPE
     path = placeholder.path
     for index, key in enumerate(path):
         parent = ".".join(path[:index])
+        known = shape.get(key, "unknown") if isinstance(shape, dict) else "unknown"
+        shape = known
         if isinstance(node, Mapping):
             if key in node:
                 node = node[key]
-            elif index == 0:
-                if key not in FACT_FIELDS:
-                    known = ", ".join(sorted(set(BUILTIN_PLACEHOLDERS) | set(FACT_FIELDS) | set(map(str, facts))))
-                    raise fail(f"unknown placeholder {placeholder.text} (known names start with: {known})", placeholder)
-                if not facts:
-                    raise fail(f"placeholder {placeholder.text} has no value ({_NO_FACTS})", placeholder)
-                raise fail(f"placeholder {placeholder.text} has no value (the facts have no {key!r})", placeholder)
+            elif index == 0 and key not in FACT_FIELDS:
+                names = ", ".join(sorted(set(BUILTIN_PLACEHOLDERS) | set(FACT_FIELDS) | set(map(str, facts))))
+                raise fail(f"unknown placeholder {placeholder.text} (known names start with: {names})", placeholder)
+            elif index == 0 and not facts:
+                raise fail(f"placeholder {placeholder.text} has no value ({_NO_FACTS})", placeholder)
+            elif known == "list":
+                node = []
+            elif known == "any":
+                node = {}
+            elif known != "unknown":
+                node = None  # left out by the inventory because it was null: fail as null
             else:
                 raise fail(f"placeholder {placeholder.text} has no value ({parent} has no key {key!r})", placeholder)
         elif isinstance(node, (list, tuple)):

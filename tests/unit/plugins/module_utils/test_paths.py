@@ -17,6 +17,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths impor
     DEFAULT_RUNNING_TEMPLATE,
     DEFAULT_STARTUP_TEMPLATE,
     FACT_FIELDS,
+    FACT_SHAPE,
     PathCollisionError,
     PathPlanError,
     PathTemplateError,
@@ -232,7 +233,7 @@ def test_date_without_a_stamp_is_an_error():
         ("backups/{asset_tag}.cfg", FACTS, "{asset_tag}", "asset_tag is null"),
         ("{asset_tag}", facts_with(asset_tag=""), "{asset_tag}", "asset_tag is empty"),
         ("{serial}", facts_with(serial="   "), "{serial}", "serial is empty"),
-        ("{serial}", {"name": "x"}, "{serial}", "the facts have no 'serial'"),
+        ("{serial}", {"name": "x"}, "{serial}", "serial is null"),  # the inventory leaves nulls out
         ("{tenant.name}/{device_name}", FACTS, "{tenant.name}", "tenant is null"),
         ("{rack.rack_group.name}", FACTS, "{rack.rack_group.name}", "rack.rack_group is null"),
         ("{custom_fields.nope}", FACTS, "{custom_fields.nope}", "custom_fields has no key 'nope'"),
@@ -618,6 +619,52 @@ def _top_level_fields(selection: str) -> set:
 def test_fact_fields_follow_the_device_query():
     expected = _top_level_fields(device_query.DEVICE_FIELDS) - {"_custom_field_data"} | {"custom_fields"}
     assert set(FACT_FIELDS) == expected
+    assert set(FACT_SHAPE) == set(FACT_FIELDS)
+
+
+def _walk(value, path=()):
+    """Every (dotted path, leaf value) of nested dicts; lists are leaves."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, (*path, key))
+    else:
+        yield ".".join(path), value
+
+
+# Placeholders whose value is null or empty in FACTS, as the inventory gave them before it left those out.
+NULL_PLACEHOLDERS = [
+    "{asset_tag}",
+    "{primary_ip6.host}",
+    "{tenant.name}",
+    "{tenant.tenant_group.name}",
+    "{rack.rack_group.name}",
+]
+
+
+@pytest.mark.parametrize("placeholder", NULL_PLACEHOLDERS)
+def test_a_fact_the_inventory_left_out_fails_as_it_did_when_null(placeholder):
+    """The inventory drops null values (device_query.device_facts): the same template fails with the same message."""
+    lean = device_query.device_facts(
+        {
+            **{k: v for k, v in FACTS.items() if k not in ("custom_fields", "tags")},
+            "_custom_field_data": FACTS["custom_fields"],
+            "tags": [{"name": t} for t in FACTS["tags"]],
+        }
+    )
+    assert "asset_tag" not in lean and "rack_group" not in lean["rack"] and "nothing" not in lean["custom_fields"]
+    before, after = error_of(placeholder, facts=FACTS), error_of(placeholder, facts=lean)
+    assert str(after) == str(before) and after.placeholder == before.placeholder
+
+
+def test_every_documented_fact_is_in_the_shape():
+    """Each leaf of the full facts (FACTS: what the docs list) is a known path, so leaving it out fails as null."""
+    for dotted, _value in _walk({k: v for k, v in FACTS.items() if k != "custom_fields"}):
+        shape = FACT_SHAPE
+        for key in dotted.split("."):
+            assert isinstance(shape, dict) and key in shape, dotted
+            shape = shape[key]
+    for template, fragment in [("{tags.0}", "is a list of 0 item(s)"), ("{custom_fields.net}", "has no key 'net'")]:
+        assert fragment in str(error_of(template, facts={"name": "x"}))
 
 
 def test_module_documentation_matches_the_argument_spec():
