@@ -420,6 +420,7 @@ def run_playbook(ctx: Dict[str, Any], name: str) -> Dict[str, Any]:
         "backup_repo_dir": str(ctx["checkout"]),
         "backup_report_path": str(run_dir / "report.json"),
         "backup_write_timestamp": True,
+        "backup_nautobot_timeout": ctx["nautobot_timeout"],
         "ansible_port": ctx["port"],
         "ansible_user": CREDENTIALS["username"],
         "ansible_password": CREDENTIALS["password"],
@@ -463,11 +464,15 @@ def run_playbook(ctx: Dict[str, Any], name: str) -> Dict[str, Any]:
     )
     output = (run_dir / "output.log").read_text(encoding="utf-8", errors="replace")
     result["errors"] = [line.strip()[:300] for line in output.splitlines() if line.startswith("fatal:")][:5]
+    # The write-back's failures are warnings (exit 0), so they are checked here: neither the first run nor the
+    # unchanged rerun may fail to write a device.
+    written_ok = result["writeback"].get("failed_count") == 0 and result["writeback"].get("enabled") is True
     result["complete"] = (
         result["returncode"] == 0
         and result["backed_up"] == ctx["devices"]
         and result["failed"] == 0
         and result["pushed"]
+        and written_ok
     )
     return result
 
@@ -535,6 +540,7 @@ def bench_main(args: argparse.Namespace) -> int:
             "remote": remote,
             "checkout": git_dir / "checkout",
             "timeout": args.timeout,
+            "nautobot_timeout": args.nautobot_timeout,
         }
         for name in names:
             if name in ("a", "b"):
@@ -543,6 +549,7 @@ def bench_main(args: argparse.Namespace) -> int:
                 result = run_playbook(ctx, name)
             results.append(result)
             print(_line(result), flush=True)
+            _save(args, work, machine, setup, results)
         setup["lab"]["peak_rss_mib"] = measure.process_memory_mib(lab.pid)["peak_rss"]
     finally:
         if not args.keep_lab:
@@ -553,23 +560,25 @@ def bench_main(args: argparse.Namespace) -> int:
     print()
     print_table(results)
     print(f"\n{measure.load_line(machine['before'])} (before)  ->  {measure.load_line(machine['after'])} (after)")
-    out = Path(args.json) if args.json else work / "results.json"
-    out.write_text(
-        json.dumps(
-            {
-                "command": " ".join(sys.argv),
-                "devices": args.devices,
-                "workers": args.workers,
-                "machine": machine,
-                "setup": setup,
-                "results": results,
-            },
-            indent=2,
-        ),
-        encoding="utf-8",
-    )
-    print(f"results: {out}")
+    print(f"results: {_save(args, work, machine, setup, results)}")
     return 0 if all(r["complete"] for r in results) else 1
+
+
+def _save(
+    args: argparse.Namespace, work: Path, machine: Dict[str, Any], setup: Dict[str, Any], results: List[Dict[str, Any]]
+) -> Path:
+    """Write what was measured so far (after every run, so an interrupted benchmark keeps its finished runs)."""
+    out = Path(args.json) if args.json else work / "results.json"
+    report = {
+        "command": " ".join(sys.argv),
+        "devices": args.devices,
+        "workers": args.workers,
+        "machine": machine,
+        "setup": setup,
+        "results": results,
+    }
+    out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return out
 
 
 def _line(result: Dict[str, Any]) -> str:
@@ -625,6 +634,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--instance", default="bench16", help="test-bed Nautobot instance (default bench16)")
     parser.add_argument("--port", type=int, default=0, help="the lab's port (default: a free one)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds one run may take")
+    parser.add_argument(
+        "--nautobot-timeout",
+        type=int,
+        default=300,
+        help="backup_nautobot_timeout of backup.yml (default 300: at the default 30 s a bulk write of 200 devices "
+        "timed out on the loaded 2-core test bed)",
+    )
     parser.add_argument("--json", help="where to write the results (default <work>/results.json)")
     parser.add_argument("--work-dir", help="lab, Git remote and runs (default .cache/bench/scale_e2e/<N>)")
     parser.add_argument("--nornir-python", default=str(REPO / ".cache" / "bench" / "nornir-venv" / "bin" / "python"))
