@@ -400,17 +400,22 @@ def device_facts(record: Mapping[str, Any], shared: Optional[Dict[Any, Any]] = N
     cache: Dict[Any, Any] = {} if shared is None else shared
     lean: Dict[str, Any] = {}
     for key, value in facts.items():
-        if key == "location" and isinstance(value, Mapping):
-            # Joined chains are shared by every device at the location: lean each one once.
-            known = cache.get(id(value))
-            if known is None or known[0] is not value:
-                known = cache[id(value)] = (value, _lean(value, cache))
+        if key in _JOINED and isinstance(value, Mapping):
+            # Joined from the lookups, one object per location or platform: lean each one once.
+            source = record.get(key) if key == "platform" else value
+            known = cache.get(id(source))
+            if known is None or known[0] is not source:
+                known = cache[id(source)] = (source, _lean(value, cache))
             value = known[1]
-        else:
+        elif isinstance(value, (dict, list)):
             value = _lean(value, cache)
         if not _is_empty(value):
             lean[key] = value
     return lean
+
+
+# Facts joined from DeviceLookups: the same object for every device at a location or of a platform.
+_JOINED = ("location", "platform")
 
 
 def _is_empty(value: Any) -> bool:
@@ -421,13 +426,17 @@ def _is_empty(value: Any) -> bool:
 def _lean(value: Any, shared: Dict[Any, Any]) -> Any:
     """Return value without empty values at any depth; equal dicts and lists come back as one shared object.
 
-    Objects are looked up by their content (type included, so ``1`` and ``True`` stay apart), children
-    first, so a key holds only scalars and the ids of already shared children.
+    Objects are looked up by their content, children first, so a key holds only scalars (a string as
+    itself, others with their type: ``1`` and ``True`` stay apart) and the ids of already shared children.
     """
     if isinstance(value, Mapping):
-        items = [(key, _lean(item, shared)) for key, item in value.items()]
-        items = [(key, item) for key, item in items if not _is_empty(item)]
-        key = ("dict", tuple((name, _content_key(item)) for name, item in items))
+        items = []
+        for name, item in value.items():
+            if isinstance(item, (dict, list)):
+                item = _lean(item, shared)
+            if not _is_empty(item):
+                items.append((name, item))
+        key: Any = ("dict", tuple((name, _content_key(item)) for name, item in items))
         return shared.setdefault(key, dict(items))
     if isinstance(value, list):
         kept = [item for item in (_lean(item, shared) for item in value) if not _is_empty(item)]
@@ -437,7 +446,9 @@ def _lean(value: Any, shared: Dict[Any, Any]) -> Any:
 
 
 def _content_key(value: Any) -> Any:
-    """A hashable stand-in for a leaned value: a shared container by its id, a scalar with its type."""
+    """A hashable stand-in for a leaned value: a string as itself, a shared container by id, a scalar with its type."""
+    if type(value) is str:  # pylint: disable=unidiomatic-typecheck  # a str subclass may compare equal yet differ
+        return value
     if isinstance(value, (dict, list)):
         return (id(value),)
     return (type(value).__name__, value)

@@ -27,6 +27,7 @@ import pytest
 import requests
 import yaml
 
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import FACT_SHAPE
 from testbed.http_faults import FaultServer
 from testbed.procs import REPO_ROOT, free_port
 
@@ -171,10 +172,47 @@ def test_host_variables_match_the_seed(tmp_path, nautobot):
         assert facts["platform"]["manufacturer"]["name"] == want["manufacturer"]
         assert facts["tenant"]["name"] == want["tenant"]
         assert facts["serial"] == want["serial"]
-        assert facts["asset_tag"] == want["asset_tag"]
+        assert facts.get("asset_tag") == (want["asset_tag"] or None)  # null and empty values are left out
         assert facts["custom_fields"].get("net") == want["net"]
         assert sorted(facts["tags"]) == want["tags"]
-        assert (facts["rack"] or {}).get("name") == want["rack"]
+        assert (facts.get("rack") or {}).get("name") == want["rack"]
+
+
+def _leaves(value: Any, path: tuple = ()) -> Iterator[tuple]:
+    """Every (dotted path, value) of nested dicts; a list is one leaf."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, (*path, key))
+    else:
+        yield ".".join(path), value
+
+
+def _shape_paths(shape: Any, path: tuple = ()) -> Iterator[str]:
+    """The dotted path of every value of paths.FACT_SHAPE (the facts the plugin documents)."""
+    for key, below in shape.items():
+        if isinstance(below, dict):
+            yield from _shape_paths(below, (*path, key))
+        else:
+            yield ".".join((*path, key))
+
+
+# Documented facts the seeded test Nautobot gives no device (no IPv6 address is seeded).
+NOT_SEEDED = {"primary_ip6.host"}
+
+
+def test_every_documented_fact_reaches_the_hosts_and_nothing_is_empty(tmp_path, nautobot):
+    """Each fact a path template can name (paths.FACT_SHAPE; the plugin's DOCUMENTATION lists them) is set on some
+    host, custom fields included; no host variable holds a null or empty value at any depth."""
+    hostvars = inventory(tmp_path, nautobot, {})["_meta"]["hostvars"]
+    present = set()
+    for name, variables in hostvars.items():
+        for dotted, value in _leaves(variables):
+            assert value is not None and value not in ("", [], {}), f"{name}: {dotted} is {value!r}"
+            present.add(dotted)
+    wanted = {f"nautobot.{dotted}" for dotted in _shape_paths(FACT_SHAPE)} - {f"nautobot.{p}" for p in NOT_SEEDED}
+    wanted = {p for p in wanted if p != "nautobot.custom_fields"} | {"nautobot.custom_fields.net"}
+    assert wanted <= present, sorted(wanted - present)
+    assert {"ansible_host", "nautobot_id", "netmiko_device_type", "ansible_network_os"} <= present
 
 
 def _names(nautobot, **where) -> set:
@@ -261,7 +299,7 @@ def test_restricted_token_sees_devices_but_not_tenants(tmp_path, nautobot):
     data = inventory(tmp_path, nautobot, {"group_by": ["tenant", "role"]}, token=nautobot.readonly_token)
     assert hosts_of(data) == {d["name"] for d in nautobot.expected}
     hostvars = data["_meta"]["hostvars"]["ios-r1"]
-    assert hostvars["nautobot"]["tenant"] is None  # no view permission on tenancy
+    assert "tenant" not in hostvars["nautobot"]  # no view permission on tenancy: null, so left out
     assert hostvars["nautobot"]["location"]["parent"]["parent"]["name"] == "Europe"
     assert not [g for g in data if g.startswith("tenant_")]
     assert members(data, "role_router")

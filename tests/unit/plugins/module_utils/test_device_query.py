@@ -135,6 +135,37 @@ def test_device_facts_shape():
     assert facts["location"]["parent"]["parent"]["name"] == "Europe"
 
 
+def test_device_facts_leave_out_null_and_empty_values_at_every_depth():
+    rec = record()
+    rec.update(
+        asset_tag=None,
+        serial="",
+        rack={"name": "A1", "rack_group": None},
+        tenant={"name": "", "tenant_group": {"name": None}},
+        tags=[],
+        _custom_field_data={"net": "berlin", "unset": None, "blank": "", "zero": 0, "off": False, "list": []},
+    )
+    facts = device_facts(rec)
+    for key in ("asset_tag", "serial", "primary_ip6", "tenant", "tags"):
+        assert key not in facts, key
+    assert facts["rack"] == {"name": "A1"}
+    assert facts["custom_fields"] == {"net": "berlin", "zero": 0, "off": False}  # 0 and false are values
+
+
+def test_device_facts_share_equal_parts_across_devices():
+    shared: dict = {}
+    first, second = (device_facts(record(name), shared) for name in ("a", "b"))
+    assert first["location"] is second["location"] and first["platform"] is second["platform"]
+    assert first["tags"] is second["tags"] and first["custom_fields"] is second["custom_fields"]
+    assert first["name"] != second["name"]
+    other = record("c")
+    other["_custom_field_data"] = {"net": 1}
+    third = device_facts(other, shared)
+    assert third["custom_fields"]["net"] == 1
+    flag = device_facts(dict(other, _custom_field_data={"net": True}), shared)
+    assert flag["custom_fields"]["net"] is True  # 1 == True in Python, yet they stay apart
+
+
 def test_location_chain_nearest_first():
     assert [n["name"] for n in location_chain(record())] == ["BER1", "Berlin", "Europe"]
     assert location_chain({"location": None}) == []
