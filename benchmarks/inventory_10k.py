@@ -14,7 +14,12 @@ query, variables, paging and parallel requests) is also timed without Ansible to
 server's share. Stops what it started, by PID.
 
     make bench BENCH=inventory_10k BENCH_ARGS="[--repeat 3] [--rows all|NAME,...] [--json FILE]
-        [--profile FILE.prof] [--server-breakdown] [--keep-running]"
+        [--profile FILE.prof] [--server-breakdown] [--keep-running] [--collection LABEL=PATH ...]"
+
+``--collection LABEL=PATH`` (repeatable; ``make bench-galaxy BENCH_BEFORE=<commit>`` passes
+``before=...``) adds, for every plugin row, the row ``NAME@LABEL``: the same ``ansible-inventory``
+on that collections path, its runs interleaved with the row's own (A B, B A, A B, ...), so two
+versions of the plugin are compared under the same load in one run.
 
 The plugin's fetch code is imported as ``ansible_collections.netops.nautobot_backup`` and the test bed as
 ``testbed``, both from PYTHONPATH (``make bench`` sets it); ``ansible-inventory`` runs the collection of
@@ -578,15 +583,26 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         results = []
         with tempfile.TemporaryDirectory(prefix="inventory-bench-") as tmp:
             work = Path(tmp)
+            others = dict(item.split("=", 1) for item in args.collection)
             for row in rows:
                 row.expected = expected_hosts(url, token, row)
-                command = row_command(row, work, env)
+                variants = [(row, env)]
+                if row.kind in ("plugin", "stages"):
+                    for label, path in others.items():
+                        other = dataclasses.replace(row, name=f"{row.name}@{label}", label=f"{row.label} @{label}")
+                        variants.append((other, ansible_env(url, token, measure.collections_path(path))))
+                commands = [row_command(variant, work, variant_env) for variant, variant_env in variants]
                 print(f"{row.name}: {row.label} ({row.expected} hosts expected)", flush=True)
-                runs = time_row(row, instance, command, env, work, args.repeat)
+                timed: Dict[str, List[Run]] = {variant.name: [] for variant, _env in variants}
+                for attempt in range(args.repeat):
+                    order = list(zip(variants, commands, strict=True))
+                    for (variant, variant_env), command in order if attempt % 2 == 0 else reversed(order):
+                        timed[variant.name] += time_row(variant, instance, command, variant_env, work, 1)
                 raw = raw_graphql(row, url, token, args.repeat) if row.mode == "--list" and row.kind == "plugin" else []
                 if raw:
                     print(f"  {row.name} raw GraphQL (no Ansible): " + ", ".join(f"{t:.2f} s" for t in raw))
-                results.append(summarise(row, runs, raw, uwsgi_peak_rss_mib(instance)))
+                for variant, _env in variants:
+                    results.append(summarise(variant, timed[variant.name], raw, uwsgi_peak_rss_mib(instance)))
             if args.profile:
                 default = next(row for row in make_rows(spec) if row.name == "p1000")
                 default.expected = spec.devices
@@ -622,6 +638,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the full report as JSON to this file")
     parser.add_argument("--keep-running", action="store_true", help="leave the bench instance up afterwards")
+    parser.add_argument(
+        "--collection",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="also run every plugin row on this collections path, as NAME@LABEL, interleaved (repeatable)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     # A background job starts with SIGINT ignored; both signals must reach the cleanup in run().
