@@ -201,7 +201,7 @@ def worker_main(args: argparse.Namespace) -> int:
 
 
 class TreeSampler:
-    """Sample the summed RSS and PSS of every process in a process group (the measured command's session)."""
+    """Sample the summed RSS and PSS of every process below the measured command's wrapper."""
 
     def __init__(self, interval: float = 0.25) -> None:
         self.interval = interval
@@ -213,7 +213,7 @@ class TreeSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self, pgid: int) -> None:
-        """Begin sampling the group pgid (run_child's on_start gives the wrapper's PID, its session leader)."""
+        """Begin sampling the processes below pgid (run_child's on_start gives the wrapper's PID)."""
         self.pgid = pgid
         self._thread.start()
 
@@ -225,7 +225,7 @@ class TreeSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            pids = [pid for pid, _ppid, pgrp in measure.process_table() if pgrp == self.pgid and pid != self.pgid]
+            pids = _descendants(measure.process_table(), self.pgid)
             rss = pss = 0.0
             for pid in pids:
                 rss += measure.process_memory_mib(pid)["rss"]
@@ -234,6 +234,20 @@ class TreeSampler:
             self.peak_pss_mib = max(self.peak_pss_mib, pss)
             self.peak_processes = max(self.peak_processes, len(pids))
             self._stop.wait(self.interval)
+
+
+def _descendants(table: List[tuple[int, int, int]], root: Optional[int]) -> List[int]:
+    """Every process below root (by parent links: Ansible's workers call setsid, so the group is not enough)."""
+    children: Dict[int, List[int]] = {}
+    for pid, ppid, _pgrp in table:
+        children.setdefault(ppid, []).append(pid)
+    found: List[int] = []
+    stack = list(children.get(root or -1, []))
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, []))
+    return found
 
 
 def _pss_mib(pid: int) -> float:
