@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.files import (
     DEFAULT_FILE_MODE,
     file_modes,
+    make_dirs,
     write_if_changed,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import DeviceBackupInfo
@@ -175,26 +176,38 @@ def write_records(
 ) -> PageResult:
     """Write every device's ``.status/<device>.json``; return the record paths (all of them) and the changed ones.
 
-    A device whose name is empty once made path-safe, or whose record path leaves the checkout (a symlink), gets
-    no record and a warning. Two devices with the same path-safe name share one record (the last one wins).
+    A device whose name is empty once made path-safe gets no record and a warning; when ``.status`` leaves the
+    checkout (a symlink), no record is written and the result warns. A symlink in ``.status/`` is replaced by
+    the record, never followed; anything else that is not a file is left, with a warning. Two devices with the
+    same path-safe name share one record (the last one wins).
     """
     result = PageResult()
     _file_mode, dir_mode = file_modes(mode)
+    directory: Optional[Path] = None
+    seen: set = set()
     for info in devices:
         relative = record_path(str(info.device_name))
         if not relative:
             result.warn(f"status page: device {one_line(str(info.device_name), 80)!r} has no path-safe name")
             continue
-        try:
-            target = confine(repo_dir, relative, device=str(info.device_name))
-        except PathTemplateError as exc:
-            result.warn(f"status page: {exc}")
+        if directory is None:
+            # Confined once: a record's name is one path-safe segment, and write_if_changed replaces a symlink
+            # in .status/ by a file rather than writing through it (10,000 records: no per-file resolve).
+            try:
+                directory = confine(repo_dir, STATUS_DIR)
+            except PathTemplateError as exc:
+                result.warn(f"status page: {exc}")
+                return result
+            make_dirs(directory, dir_mode, repo_dir)
+        target = directory / relative.split("/", 1)[1]
+        if not _writable(target, result):
             continue
         previous, _why = read_record(target)
         text = dump(new_record(info, date, previous, scrub))
-        if write_if_changed(target, text, mode=mode, dir_mode=dir_mode, root=repo_dir):
+        if write_if_changed(target, text, mode=mode, dir_mode=dir_mode):
             result.changed.append(relative)
-        if relative not in result.files:
+        if relative not in seen:
+            seen.add(relative)
             result.files.append(relative)
     return result
 
@@ -318,6 +331,21 @@ def update(
 ) -> PageResult:
     """Write the run's status records, then rebuild README.md from every record present."""
     return write_page(repo_dir, mode, write_records(repo_dir, devices, date, mode, scrub))
+
+
+def _writable(target: Path, result: PageResult) -> bool:
+    """Whether target can be (re)written: absent or a file; a symlink is removed first; anything else warns."""
+    try:
+        kind = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return True
+    if stat.S_ISLNK(kind):
+        os.unlink(target)
+        return True
+    if not stat.S_ISREG(kind):
+        result.warn(f"status page: {STATUS_DIR}/{one_line(target.name, 80)} is not a file; it is left as it is")
+        return False
+    return True
 
 
 def _generated(path: Path) -> bool:

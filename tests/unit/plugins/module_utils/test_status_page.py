@@ -112,6 +112,18 @@ def test_a_name_with_nothing_path_safe_and_a_symlinked_status_dir_get_warnings(t
     assert result.files == [] and "outside" in result.warnings[0] and not list(outside.iterdir())
 
 
+def test_a_symlinked_record_is_replaced_never_followed_and_a_directory_is_left(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("keep me\n", encoding="utf-8")
+    (tmp_path / ".status").mkdir()
+    (tmp_path / ".status" / "r1.json").symlink_to(secret)
+    (tmp_path / ".status" / "r2.json").mkdir()
+    result = write_records(tmp_path, [ok("r1"), ok("r2")], "20261201")
+    assert secret.read_text(encoding="utf-8") == "keep me\n"
+    assert not (tmp_path / ".status" / "r1.json").is_symlink() and record(tmp_path, "r1")["status"] == "ok"
+    assert result.files == [".status/r1.json"] and "r2.json is not a file" in result.warnings[0]
+
+
 def test_the_page_counts_lists_failing_oldest_first_and_unsaved(tmp_path: Path) -> None:
     write_records(tmp_path, [failed("b-old", location="DC1"), failed("a-old", location="DC1")], "20261101")
     devices = [
