@@ -158,7 +158,7 @@ options:
   extra_fields:
     description:
       - Extra GraphQL selections added to each device, for example C(comments) or
-        C(interfaces { name }). They appear in the C(nautobot) host variable.
+        C(interfaces { name }). They appear in the C(nautobot) host variable, unless null or empty.
     type: list
     elements: str
     default: []
