@@ -100,45 +100,10 @@ def test_front_page_after_failures_and_no_commit_on_an_unchanged_rerun(bed, lab,
     assert bed.git_cmd("show", "main:README.md") == page
 
 
-def test_four_concurrent_slices_leave_a_page_that_covers_every_slice(
-    tmp_path, slice_lab, slice_nautobot, git_remotes  # noqa: F811 - the imported fixtures
-):
-    lab, nautobot = slice_lab, slice_nautobot
-    remote = Path(git_remotes.http_remote.path)
-    drop_readme(remote)
-    names = [device["name"] for device in lab.devices]
-    failing = {device["name"] for device in lab.devices if "auth_failure" in device["faults"]}
-    slices = awx_slices(names, SLICES)
-    jobs = [slice_job(tmp_path, f"job-9{index + 1:02d}", index + 1, hosts, lab, nautobot, git_remotes)
-            for index, hosts in enumerate(slices)]
-    started = [job.start() for job in jobs]
-    for thread, _runner in started:
-        thread.join()
-    results = [job.result() for job in jobs]
-    commits: List[str] = []
-    for result in results:
-        status = result.set_stats["backup_run"]["git"]
-        assert status["commit"] and status["pushed"], (result.ident, result.stdout()[-3000:])
-        commits.append(status["commit"])
-    assert int(git(remote, "rev-list", "--count", "main")) == 2 + SLICES, "the page is folded into each slice's commit"
-
-    tree = set(git(remote, "ls-tree", "-r", "--name-only", "main").splitlines())
-    assert {f".status/{name}.json" for name in names} <= tree
-    page = git(remote, "show", "main:README.md")
-    assert page.startswith(MARKER)
-    assert f"{len(names)} device(s): {len(failing)} failed, {len(names) - len(failing)} ok" in page, page[:600]
-    rows = section(page, f"Failing devices ({len(failing)})")
-    assert {row.split(" | ")[0][2:].replace("\\", "") for row in rows} == failing
-    # Each slice's own page (in its commit) covers at least its own devices; the last one covers them all.
-    for commit, hosts in zip(commits, slices, strict=True):
-        own = git(remote, "show", f"{commit}:README.md")
-        total = int(re.search(r"^(\d+) device\(s\)", own, re.MULTILINE).group(1))
-        assert total >= len(hosts)
-
-
 def test_backup_status_page_false_writes_neither(bed):
     run = bed.run(NAMES[:2], backup_status_page=False)
     assert run.returncode == 0, bed.output()
+    assert bed.report()["devices_backed_up"] == 2, bed.output()
     tree = set(bed.git_cmd("ls-tree", "-r", "--name-only", "main").splitlines())
     assert "backups/ios-r1.running-config" in tree
     assert "README.md" not in tree and not any(path.startswith(".status/") for path in tree), sorted(tree)
@@ -179,6 +144,43 @@ def test_the_module_keeps_a_human_readme_and_writes_nothing_in_check_mode(module
     record = json.loads(show(git_remotes.seeded_remote, ".status/r_2_b.json"))
     assert (record["device"], record["error_class"], record["error"]) == ("r|2 <b>", "timeout", "timed out after 10 s")
     assert stat_mode(repo_dir / ".status" / "r1.json") == 0o600 and stat_mode(repo_dir / ".status") == 0o700
+
+
+# Last in the file: slice_nautobot (module scope) re-seeds Nautobot with the 200 slice devices until the module ends.
+def test_four_concurrent_slices_leave_a_page_that_covers_every_slice(
+    tmp_path, slice_lab, slice_nautobot, git_remotes  # noqa: F811 - the imported fixtures
+):
+    lab, nautobot = slice_lab, slice_nautobot
+    remote = Path(git_remotes.http_remote.path)
+    drop_readme(remote)
+    names = [device["name"] for device in lab.devices]
+    failing = {device["name"] for device in lab.devices if "auth_failure" in device["faults"]}
+    slices = awx_slices(names, SLICES)
+    jobs = [slice_job(tmp_path, f"job-9{index + 1:02d}", index + 1, hosts, lab, nautobot, git_remotes)
+            for index, hosts in enumerate(slices)]
+    started = [job.start() for job in jobs]
+    for thread, _runner in started:
+        thread.join()
+    results = [job.result() for job in jobs]
+    commits: List[str] = []
+    for result in results:
+        status = result.set_stats["backup_run"]["git"]
+        assert status["commit"] and status["pushed"], (result.ident, result.stdout()[-3000:])
+        commits.append(status["commit"])
+    assert int(git(remote, "rev-list", "--count", "main")) == 2 + SLICES, "the page is folded into each slice's commit"
+
+    tree = set(git(remote, "ls-tree", "-r", "--name-only", "main").splitlines())
+    assert {f".status/{name}.json" for name in names} <= tree
+    page = git(remote, "show", "main:README.md")
+    assert page.startswith(MARKER)
+    assert f"{len(names)} device(s): {len(failing)} failed, {len(names) - len(failing)} ok" in page, page[:600]
+    rows = section(page, f"Failing devices ({len(failing)})")
+    assert {row.split(" | ")[0][2:].replace("\\", "") for row in rows} == failing
+    # Each slice's own page (in its commit) covers at least its own devices; the last one covers them all.
+    for commit, hosts in zip(commits, slices, strict=True):
+        own = git(remote, "show", f"{commit}:README.md")
+        total = int(re.search(r"^(\d+) device\(s\)", own, re.MULTILINE).group(1))
+        assert total >= len(hosts)
 
 
 def section(page: str, title: str) -> List[str]:
