@@ -50,7 +50,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths impor
 DEVICE_CONTENT_TYPE = "dcim.device"
 DEVICES_PATH = "/api/dcim/devices/"
 DEFAULT_CUSTOM_FIELD = "last_backup"
-DEFAULT_BATCH_SIZE = 200
+DEFAULT_BATCH_SIZE = 50
 CREATE_HINT = (
     "create the fields with playbooks/create_status_fields.yml (netops.nautobot_backup.create_status_fields), "
     "or turn an entry off in status_fields (backup_status_fields)"

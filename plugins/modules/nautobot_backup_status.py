@@ -110,9 +110,13 @@ options:
       - Pass the same value as the backup step, so that Nautobot shows the run's date. Defaults to now.
     type: raw
   batch_size:
-    description: Devices per GraphQL read and per bulk C(PATCH) request.
+    description:
+      - Devices per GraphQL read and per bulk C(PATCH) request.
+      - Nautobot applies a bulk update one device at a time (about 5 to 8 devices per second measured on a busy
+        2-core test bed), so a request of 50 devices takes seconds, while one of 200 could outlast the default
+        C(timeout) of 30 s. Raise O(timeout) before raising this.
     type: int
-    default: 200
+    default: 50
   validate_only:
     description:
       - Only check that Nautobot answers, that every mapped field exists on C(dcim.device) with a fitting type, and
@@ -254,6 +258,6 @@ ARGUMENT_SPEC = {
     "push_error": {"type": "str"},
     "repo_dir": {"type": "path"},
     "timestamp": {"type": "raw"},
-    "batch_size": {"type": "int", "default": 200},
+    "batch_size": {"type": "int", "default": 50},
     "validate_only": {"type": "bool", "default": False},
 }
