@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Any
 
-from ansible._internal._json._profiles import _inventory_legacy  # pylint: disable=import-private-name
+from ansible._internal._json._profiles import _inventory_legacy
 
 SHARED = ("location", "platform", "device_type", "tenant")
 

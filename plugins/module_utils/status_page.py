@@ -265,7 +265,7 @@ def render(records: List[Mapping[str, Any]]) -> str:
         "",
         "Each device's status is a JSON file in the .status directory; every backup run rebuilds this page from them.",
     ]
-    lines += _table("By status", ("Status", "Devices"), [(name, count) for name, count in sorted(statuses.items())])
+    lines += _table("By status", ("Status", "Devices"), sorted(statuses.items()))
     for title, key in (("By platform", "platform"), ("By location", "location")):
         groups: Dict[str, List[int]] = {}
         for record in records:
@@ -374,7 +374,7 @@ def _table(
     if not rows:
         return lines + [empty]
     lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "|".join("---" for _ in header) + "|")
+    lines.append("|" + "|".join("---" for _column in header) + "|")
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     if more > 0:
         lines += ["", f"... and {more} more."]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
-from test_awx_slicing import SLICES, git, slice_job, slice_lab, slice_nautobot  # noqa: F401,F811 - fixtures
+from test_awx_slicing import SLICES, git, slice_job, slice_lab, slice_nautobot  # noqa: F401,F811 # pylint: disable=unused-import
 from test_backup_playbook import Bed
 from test_git_commit_push import PLAYBOOK, Runner, write
 
@@ -192,4 +192,3 @@ def section(page: str, title: str) -> List[str]:
 
 def stat_mode(path: Path) -> int:
     return path.stat().st_mode & 0o7777
-
