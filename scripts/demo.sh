@@ -38,7 +38,7 @@ print(c.host_key(c.devices[0]['name'])['fingerprint'])" "$lab_state")
   fi
   echo "$lab_key" > "$demo/remote.hostkey"
   if [ ! -d "$remote" ]; then
-    "$py" -c "import sys; from pathlib import Path; from testbed.git_remotes import seeded; seeded(Path(sys.argv[1]))" "$remote"
+    "$py" -c "import sys; from pathlib import Path; from testbed.git_remotes import empty; empty(Path(sys.argv[1]))" "$remote"
   fi
   echo "    file://$remote"
   echo
@@ -91,6 +91,9 @@ PY
   echo
   echo "==> git log --stat (the backup commit in the remote)"
   git --git-dir="$remote" log --stat -n 1 | head -40
+  echo
+  echo "==> The repository's front page (README.md, built from .status/<device>.json)"
+  git --git-dir="$remote" show HEAD:README.md | head -25
   local before
   before=$(git --git-dir="$remote" rev-list --count HEAD)
   echo
