@@ -46,6 +46,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.errors impo
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import TimestampUpdateStatus
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_client import NautobotAPIError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import PathTemplateError
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.report import bounded
 
 DEVICE_CONTENT_TYPE = "dcim.device"
 DEVICES_PATH = "/api/dcim/devices/"
@@ -299,7 +300,7 @@ def status_error(error_class: Any, message: Any) -> str:
     lines = str(message or "").strip().splitlines()
     first = _CONTROL.sub(" ", lines[0]).strip() if lines else ""
     text = f"{error_class or 'other'}: {first or 'no message'}"
-    return text if len(text) <= ERROR_MAX_CHARS else text[: ERROR_MAX_CHARS - 3] + "..."
+    return bounded(text, ERROR_MAX_CHARS) or text
 
 
 # ------------------------------------------------------------------------------ devices
