@@ -30,6 +30,8 @@ Variants (``--variants``, comma-separated; default ``a,b,c,c_nostartup``):
 - ``c_nostartup``: ``c`` with ``backup_startup=false`` (the same commands as ``a``).
 - ``c_nosummary``: ``c`` with ``backup_host_summary=false`` (no per-host task giving each device its
   own status in the recap): what the host summary costs.
+- ``c_linear``: ``c`` with ``backup_strategy=linear``: Ansible's own strategy, so the per-host status task
+  forks a worker per host (without the collection's strategy, which answers it in the controller).
 - ``c_per_host``: ``c`` with ``backup_mode=per_host`` (one task per host).
 - ``c_role``: the ``backup_devices`` role alone (its batch task), ``backup_startup: false``.
 - ``p``: ``ansible-playbook -f --workers`` with one per-host task
@@ -322,6 +324,14 @@ def variants(workers: int) -> Dict[str, Variant]:
             playbook=True,
             startup_files=True,
             extra_vars={"backup_host_summary": False},
+        ),
+        Variant(
+            "c_linear",
+            "ansible",
+            "c with backup_strategy=linear (the per-host status task in a worker per host, as before issue #16)",
+            playbook=True,
+            startup_files=True,
+            extra_vars={"backup_strategy": "linear"},
         ),
         Variant(
             "c_per_host",

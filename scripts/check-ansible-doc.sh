@@ -5,7 +5,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 status=0
 count=0
-for kind in modules inventory callback lookup filter test; do
+for kind in modules inventory callback lookup filter test strategy; do
   dir=plugins/$kind
   [ -d "$dir" ] || continue
   type=${kind%s}

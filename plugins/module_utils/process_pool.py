@@ -19,6 +19,7 @@ from the kernel when its parent dies, even by SIGKILL (Linux PR_SET_PDEATHSIG).
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import math
 import os
@@ -50,6 +51,9 @@ MAX_PROCESSES = 8
 # The signals that stop a batch, and how long a child has to stop before it is killed.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 STOP_GRACE = 3.0
+# gc.freeze() across the forks: a child's garbage collections then skip every object it inherited, so they do not
+# write to (and so copy) the parent's pages. A seam for benchmarks/fork_memory.py, which measures it.
+FREEZE_BEFORE_FORK = True
 _PR_SET_PDEATHSIG = 1
 _PR_GET_PDEATHSIG = 2
 
@@ -305,24 +309,8 @@ def run_sharded(shards: Sequence[Shard], run_shard: ShardRunner, finished: Finis
     unforked: List[Tuple[str, Any]] = []
     with stop_on_signals():
         try:
-            for shard in shards:
-                if unforked or stop_requested():
-                    unforked.extend(shard)
-                    continue
-                try:
-                    read_fd, write_fd = os.pipe()
-                except OSError:
-                    unforked.extend(shard)
-                    continue
-                try:
-                    pid = _fork_child(read_fd, write_fd, shard, run_shard)
-                except OSError:
-                    os.close(read_fd)
-                    os.close(write_fd)
-                    unforked.extend(shard)
-                    continue
-                os.close(write_fd)
-                children[read_fd] = (pid, shard)
+            with _frozen_heap():
+                _fork_all(shards, run_shard, children, unforked)
             _collect(children, finished, lost)
             if unforked:
                 for name, result in run_shard(unforked):
@@ -339,6 +327,43 @@ def run_sharded(shards: Sequence[Shard], run_shard: ShardRunner, finished: Finis
                 _close_quietly(read_fd)
             for pid, _shard in children.values():
                 _state.children.pop(pid, None)
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """While forking: every object so far in gc's permanent generation (the children keep it there), then back."""
+    if not FREEZE_BEFORE_FORK:
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _fork_all(
+    shards: Sequence[Shard], run_shard: ShardRunner, children: Dict[int, Tuple[int, Shard]], unforked: List
+) -> None:
+    """Fork a child per shard into children (read end -> pid, shard); what cannot be forked goes to unforked."""
+    for shard in shards:
+        if unforked or stop_requested():
+            unforked.extend(shard)
+            continue
+        try:
+            read_fd, write_fd = os.pipe()
+        except OSError:
+            unforked.extend(shard)
+            continue
+        try:
+            pid = _fork_child(read_fd, write_fd, shard, run_shard)
+        except OSError:
+            os.close(read_fd)
+            os.close(write_fd)
+            unforked.extend(shard)
+            continue
+        os.close(write_fd)
+        children[read_fd] = (pid, shard)
 
 
 def _fork_child(read_fd: int, write_fd: int, shard: Shard, run_shard: ShardRunner) -> int:

@@ -180,3 +180,31 @@ def _queue_table(result: Mapping[str, Any]) -> List[str]:
     table = [f"{header[0]:<{width}}  {header[1]:>11}  {header[2]:>12}"]
     table += [f"{name:<{width}}  {drops_in:>11}  {drops_out:>12}" for name, drops_in, drops_out in rows]
     return [f"### {command}: {len(flagged)} of {len(interfaces)} interface(s) over {threshold} drops", *table]
+
+
+HOST_STATUSES = ("ok", "changed", "failed")
+
+
+def host_status_result(
+    host: str,
+    status: Optional[str] = None,
+    statuses: Optional[Mapping[str, Any]] = None,
+    msg: Optional[str] = None,
+) -> Dict[str, Any]:
+    """The host_status task result of one host: its status given, or looked up in a host -> status mapping.
+
+    One rule for the action plugin (a worker per host) and the collection's strategy (in the controller process).
+    A host missing from ``statuses`` is ``ok``. ``failed`` fails the task with ``msg``. Raises ValueError.
+    """
+    if (status is None) == (statuses is None):
+        raise ValueError("host_status needs exactly one of status and statuses_var")
+    if statuses is not None:
+        if not isinstance(statuses, Mapping):
+            raise ValueError(f"statuses_var must name a dict of host name -> status, not a {type(statuses).__name__}")
+        status = statuses.get(host, "ok")
+    if status not in HOST_STATUSES:
+        raise ValueError(f"host status must be one of {', '.join(HOST_STATUSES)}, not {printable(str(status))!r}")
+    result: Dict[str, Any] = {"changed": status == "changed", "status": status}
+    if status == "failed":
+        result.update(failed=True, msg=str(msg or "failed"))
+    return result

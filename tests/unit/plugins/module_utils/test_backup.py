@@ -175,6 +175,26 @@ def test_backup_batch_a_refused_fork_backs_up_the_rest_in_this_process(tmp_path,
     assert len(list((tmp_path / "backups").glob("*.running-config"))) == 8
 
 
+def test_backup_batch_forks_its_children_with_a_frozen_heap_and_thaws_it_after(tmp_path, monkeypatch):
+    """gc.freeze() across the forks (the children's collections leave the inherited pages alone); then unfrozen."""
+    import gc
+
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils import process_pool
+
+    real_fork, frozen = os.fork, []
+
+    def fork_and_look() -> int:
+        frozen.append(gc.get_freeze_count())
+        return real_fork()
+
+    monkeypatch.setattr(process_pool, "_fork", fork_and_look)
+    names = [f"r{i:02d}" for i in range(4)]
+    results = backup_batch({n: _request(tmp_path, n) for n in names}, workers=2, processes=2, fetch=_fetch_config)
+    assert len(frozen) == 2 and all(count > 1000 for count in frozen), frozen
+    assert gc.get_freeze_count() == 0
+    assert [n for n, r in results.items() if r.get("failed")] == []
+
+
 # ---------------------------------------------------------------- hostile input (issue #12)
 SECRET_CONFIG = CONFIG.replace("!", "snmp-server community Comm-5ecret-7 RO", 1)
 
