@@ -98,6 +98,7 @@ class ActionModule(EngineAction):
                 mapping=mapping,
                 timestamp=args["timestamp"],
                 batch_size=args["batch_size"],
+                concurrency=args["concurrency"],
                 check_mode=self.check_mode,
                 push_error=args["push_error"],
                 change_dates=self._change_dates(args["repo_dir"]),

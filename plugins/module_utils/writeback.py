@@ -24,7 +24,8 @@ The steps, each a small function so they can be tested alone:
 3. ``plan_devices``: each device's wanted values (``device_status``); devices without a usable id are set aside.
 4. ``read_current_values``: current values are read in batches with GraphQL, and only the values that
    differ are sent, so a rerun on the same day writes nothing.
-5. ``write_values``: bulk PATCH ``/api/dcim/devices/`` in batches, each device with only its changed keys. A
+5. ``write_values``: bulk PATCH ``/api/dcim/devices/`` in batches, each device with only its changed keys, up to
+   ``concurrency`` batches at a time (a bounded thread pool; the outcome is the sequential one, batch by batch). A
    failed batch is recorded with its device names and the other batches still go.
 
 ``update_backup_status`` chains them and never raises for a Nautobot failure: by the time it runs the
@@ -36,8 +37,10 @@ any device is contacted) raises instead.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.clock import run_instant
@@ -52,6 +55,9 @@ DEVICE_CONTENT_TYPE = "dcim.device"
 DEVICES_PATH = "/api/dcim/devices/"
 DEFAULT_CUSTOM_FIELD = "last_backup"
 DEFAULT_BATCH_SIZE = 50
+# Bulk PATCH requests in flight at once (benchmarks/writeback_throughput.py; docs/docsite/rst/writeback.rst).
+DEFAULT_CONCURRENCY = 1
+MAX_CONCURRENCY = 8
 CREATE_HINT = (
     "create the fields with playbooks/create_status_fields.yml (netops.nautobot_backup.create_status_fields), "
     "or turn an entry off in status_fields (backup_status_fields)"
@@ -507,37 +513,72 @@ def read_current_values(
     return current, unread, errors
 
 
-def write_values(client: Any, changes: Sequence[Tuple[Target, Dict[str, Any]]], batch_size: int) -> WriteOutcome:
+def check_concurrency(concurrency: int) -> int:
+    """Return concurrency if it is a number of requests in flight the write-back allows; raise WritebackError otherwise.
+
+    At most MAX_CONCURRENCY: past a few requests a small Nautobot only queues them (each then nears the timeout),
+    and requests' connection pool keeps 10 connections per host.
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise WritebackError(f"concurrency must be from 1 to {MAX_CONCURRENCY}, not {concurrency!r}")
+    return concurrency
+
+
+def write_values(
+    client: Any,
+    changes: Sequence[Tuple[Target, Dict[str, Any]]],
+    batch_size: int,
+    concurrency: int = 1,
+) -> WriteOutcome:
     """Bulk PATCH each target's changed fields, batch_size devices per request; record failed batches and go on.
+
+    Up to ``concurrency`` requests are in flight at once (a thread pool of that size; the client's keep-alive
+    session is shared). The outcome is merged in batch order, so it is the same as one request at a time.
+    """
+    check_concurrency(concurrency)
+    batches = list(batched(changes, batch_size))
+    if concurrency == 1 or len(batches) < 2:
+        parts = [_write_batch(client, batch) for batch in batches]
+    else:
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(batches)), thread_name_prefix="writeback") as pool:
+            parts = list(pool.map(partial(_write_batch, client), batches))
+    outcome = WriteOutcome(requests=len(batches))
+    for part in parts:
+        outcome.updated.extend(part.updated)
+        outcome.failed.extend(part.failed)
+        outcome.errors.extend(part.errors)
+    return outcome
+
+
+def _write_batch(client: Any, batch: Sequence[Tuple[Target, Dict[str, Any]]]) -> WriteOutcome:
+    """One bulk PATCH; a failed request fails its batch, never the others.
 
     Nautobot answers a bulk PATCH with the updated objects. A device missing from the answer (deleted
     meanwhile) or whose fields do not hold the values afterwards is a failure too.
     """
-    outcome = WriteOutcome()
-    for batch in batched(changes, batch_size):
-        batch_names = [target.name for target, _values in batch]
-        payload = [{"id": target.device_id, "custom_fields": values} for target, values in batch]
-        outcome.requests += 1
-        try:
-            answer = client.patch(DEVICES_PATH, payload)
-        except NautobotAPIError as exc:
-            outcome.failed.extend(batch_names)
-            outcome.errors.append(f"writing the status of {_shown(batch_names)} failed: {exc}")
-            continue
-        applied = _applied(answer)
-        wrong: List[str] = []
-        for target, values in batch:
-            held = applied.get(target.device_id.lower())
-            if held is None or not all(same_value(held.get(key), value) for key, value in values.items()):
-                wrong.append(target.name)
-            else:
-                outcome.updated.append(target.name)
-        if wrong:
-            outcome.failed.extend(wrong)
-            outcome.errors.append(
-                f"Nautobot at {client.url} did not apply the status of {_shown(wrong)} "
-                "(device deleted, or a value was rejected)"
-            )
+    outcome = WriteOutcome(requests=1)
+    batch_names = [target.name for target, _values in batch]
+    payload = [{"id": target.device_id, "custom_fields": values} for target, values in batch]
+    try:
+        answer = client.patch(DEVICES_PATH, payload)
+    except NautobotAPIError as exc:
+        outcome.failed.extend(batch_names)
+        outcome.errors.append(f"writing the status of {_shown(batch_names)} failed: {exc}")
+        return outcome
+    applied = _applied(answer)
+    wrong: List[str] = []
+    for target, values in batch:
+        held = applied.get(target.device_id.lower())
+        if held is None or not all(same_value(held.get(key), value) for key, value in values.items()):
+            wrong.append(target.name)
+        else:
+            outcome.updated.append(target.name)
+    if wrong:
+        outcome.failed.extend(wrong)
+        outcome.errors.append(
+            f"Nautobot at {client.url} did not apply the status of {_shown(wrong)} "
+            "(device deleted, or a value was rejected)"
+        )
     return outcome
 
 
@@ -595,13 +636,15 @@ def update_backup_status(
     check_mode: bool = False,
     push_error: Optional[str] = None,
     change_dates: Optional[Callable[[List[str]], Mapping[str, str]]] = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> WritebackResult:
     """Write the status of every device the run tried (device_status); never raise for Nautobot failures.
 
     ``change_dates`` (paths -> ISO date of their last commit, git_repo.last_change_dates on the checkout) fills
     an empty ``last_config_change`` of a durable device whose configuration did not change in this run, from
     Git's history (the first run after the field was created).
-    Argument errors (a bad timestamp or batch size) raise WritebackError before anything is read.
+    ``concurrency`` bulk PATCH requests are in flight at once (write_values).
+    Argument errors (a bad timestamp, batch size or concurrency) raise WritebackError before anything is read.
     Every Nautobot failure (unreachable, token refused, missing field, failed batch) is recorded in
     the result's ``status.errors`` and its devices in ``failed_count``. In check mode nothing is
     written; ``updated_count`` counts the devices that would be.
@@ -609,6 +652,7 @@ def update_backup_status(
     instant = parse_timestamp(timestamp)
     if batch_size < 1:
         raise WritebackError(f"batch_size must be at least 1, not {batch_size}")
+    check_concurrency(concurrency)
     mapping = dict(status_mapping() if mapping is None else mapping)
     selection = plan_devices(devices, pushed, push_error, mapping)
     status = TimestampUpdateStatus(enabled=True, custom_field_name=mapping.get("last_backup"))
@@ -628,7 +672,7 @@ def update_backup_status(
             "(give each device result a device_id)"
         )
     if selection.targets:
-        _write(client, selection.targets, instant, batch_size, result, change_dates)
+        _write(client, selection.targets, instant, batch_size, result, change_dates, concurrency)
     status.failed_count = len(result.failed_devices)
     status.updated_count = len(result.updated_devices)
     return result
@@ -641,6 +685,7 @@ def _write(
     batch_size: int,
     result: WritebackResult,
     change_dates: Optional[Callable[[List[str]], Mapping[str, str]]] = None,
+    concurrency: int = 1,
 ) -> None:
     """Check the fields, read current values, then write what differs (unless check mode) into result."""
     status = result.status
@@ -679,7 +724,7 @@ def _write(
         result.updated_devices.extend(target.name for target, _changes in planned)
         result.values_written = _tally(planned, fields)
         return
-    outcome = write_values(client, planned, batch_size)
+    outcome = write_values(client, planned, batch_size, concurrency)
     result.updated_devices.extend(outcome.updated)
     result.failed_devices.extend(outcome.failed)
     result.patch_requests = outcome.requests

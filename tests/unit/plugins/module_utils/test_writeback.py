@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -21,12 +23,15 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.nautobot_cl
     NautobotClient,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.writeback import (
+    DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY,
     RUN_DATE,
     STATUS_NAMES,
     Target,
     WritebackError,
     batched,
     changes_for,
+    check_concurrency,
     check_status_fields,
     device_status,
     format_value,
@@ -412,6 +417,112 @@ def test_write_values_checks_the_answer():
     outcome = write_values(client, changes, 10)
     assert outcome.updated == ["r1"] and outcome.failed == ["r2"]
     assert "did not apply the status of r2" in outcome.errors[0]
+
+
+class OverlappingClient(FakeClient):
+    """A FakeClient whose PATCHes overlap: each waits until `wanted` are in flight (or a second passed).
+
+    A batch answers the later the lower its first device's number, so later batches answer first and a
+    result that depended on the order of the answers would differ from the sequential one.
+    """
+
+    def __init__(self, *args: Any, wanted: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.wanted = wanted
+        self.in_flight = 0
+        self.peak = 0
+        self.answered: List[str] = []
+        self._lock = threading.Lock()
+        self._full = threading.Event()
+
+    def patch(self, path: str, payload: Any) -> Any:
+        with self._lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            if self.in_flight >= self.wanted:
+                self._full.set()
+        try:
+            self._full.wait(1)
+            time.sleep(0.01 * (20 - int(payload[0]["id"][-12:])) if payload else 0)
+            return super().patch(path, payload)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+                self.answered.append(payload[0]["id"] if payload else "")
+
+
+def _twelve_devices() -> List[Dict[str, Any]]:
+    """Twelve devices: a durable changed one every third, a failed backup every fifth."""
+    return [
+        device(n, ok=n % 5 != 0, changed=n % 3 == 0, unsaved_changes=n % 2 == 0, error="x" if n % 5 == 0 else None)
+        for n in range(1, 13)
+    ]
+
+
+def test_concurrent_writes_give_the_sequential_result():
+    results = {}
+    stores = {}
+    for concurrency in (1, 4):
+        client = OverlappingClient({uuid(n): {} for n in range(1, 13)}, fail_patch={uuid(5)}, wanted=concurrency)
+        results[concurrency] = update_backup_status(
+            client, _twelve_devices(), pushed=True, timestamp=INSTANT, batch_size=2, concurrency=concurrency
+        )
+        stores[concurrency] = client.values
+        assert client.peak == concurrency  # bounded, and really concurrent
+    assert results[4].to_dict() == results[1].to_dict()
+    assert results[4].summary() == results[1].summary()
+    assert stores[4] == stores[1]
+
+
+def test_a_failed_batch_among_concurrent_ones_is_recorded_and_the_others_are_written():
+    client = OverlappingClient({uuid(n): {} for n in range(1, 11)}, fail_patch={uuid(5)}, wanted=4)
+    devices = [device(n) for n in range(1, 11)]
+    result = update_backup_status(client, devices, pushed=True, timestamp=INSTANT, batch_size=2, concurrency=4)
+    assert client.peak == 4 and result.patch_requests == 5 and len(client.patches) == 5
+    assert result.updated_devices == ["r1", "r2", "r3", "r4", "r7", "r8", "r9", "r10"]
+    assert result.failed_devices == ["r5", "r6"] and result.status.failed_count == 2
+    assert (
+        len(result.status.errors) == 1 and "r5, r6" in result.status.errors[0] and "HTTP 500" in result.status.errors[0]
+    )
+    assert all(client.values[uuid(n)].get("last_backup") == "2026-11-24" for n in (1, 2, 3, 4, 7, 8, 9, 10))
+    assert client.values[uuid(5)] == {} and client.values[uuid(6)] == {}
+    assert result.values_written["last_backup"] == 8 and result.values_written["last_backup_status"] == 8
+
+
+def test_concurrent_counts_do_not_depend_on_the_order_of_the_answers():
+    client = OverlappingClient({uuid(n): {} for n in range(1, 13)}, wanted=3)
+    changes = [(Target(uuid(n), f"r{n}"), {"last_backup": "2026-11-24"}) for n in range(1, 13)]
+    outcome = write_values(client, changes, 2, concurrency=3)
+    assert client.answered != sorted(client.answered)  # the answers came out of order
+    assert outcome.requests == 6 and outcome.updated == [f"r{n}" for n in range(1, 13)]
+    assert outcome.failed == [] and outcome.errors == []
+
+
+def test_one_batch_or_one_request_at_a_time_starts_no_thread():
+    client = OverlappingClient({uuid(1): {}, uuid(2): {}}, wanted=1)
+    changes = [(Target(uuid(n), f"r{n}"), {"last_backup": "2026-11-24"}) for n in (1, 2)]
+    before = threading.active_count()
+    assert write_values(client, changes, 10, concurrency=8).updated == ["r1", "r2"]
+    assert write_values(client, changes, 1, concurrency=1).updated == ["r1", "r2"]
+    assert client.peak == 1 and threading.active_count() == before
+
+
+@pytest.mark.parametrize("concurrency", [0, -1, MAX_CONCURRENCY + 1, True, 2.0])
+def test_concurrency_out_of_range_is_an_argument_error(concurrency):
+    with pytest.raises(WritebackError, match=f"concurrency must be from 1 to {MAX_CONCURRENCY}"):
+        check_concurrency(concurrency)
+    client = FakeClient({uuid(1): {}})
+    with pytest.raises(WritebackError):
+        update_backup_status(client, [device(1)], pushed=True, concurrency=concurrency)
+    assert client.reads == [] and client.patches == []
+
+
+def test_default_concurrency_is_the_modules():
+    assert (
+        check_concurrency(DEFAULT_CONCURRENCY)
+        == DEFAULT_CONCURRENCY
+        == module_doc.ARGUMENT_SPEC["concurrency"]["default"]
+    )
 
 
 # --------------------------------------------------------------------------- the whole write-back
