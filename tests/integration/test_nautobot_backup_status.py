@@ -52,6 +52,7 @@ PLAYBOOK = """
         pushed: "{{ pushed | default(true) }}"
         timestamp: "{{ timestamp | default(omit) }}"
         batch_size: "{{ batch_size | default(omit) }}"
+        concurrency: "{{ concurrency | default(omit) }}"
         validate_only: "{{ validate_only | default(false) }}"
         timeout: "{{ nb_timeout | default(omit) }}"
       register: writeback
@@ -302,6 +303,34 @@ def test_batch_size_splits_the_patch_requests(runner, bed):
     assert status_of(result)["updated_count"] == 5 and result["patch_requests"] == 3
     assert len(device_update_requests(nautobot) - before) == 3, "5 devices by 2 is 3 bulk PATCH requests"
     assert {name for name, value in field_values(nautobot, "last_backup").items() if value == DATE} == set(ok)
+
+
+def test_concurrent_patch_requests_write_what_one_at_a_time_writes(runner, bed):
+    nautobot = bed
+    ids, ok, failed = split(nautobot, 5)
+    before = device_update_requests(nautobot)
+    result = runner.run(
+        nautobot.url,
+        nautobot.admin_token,
+        devices=device_results(ids, ok, failed),
+        timestamp=TIMESTAMP,
+        batch_size=2,
+        concurrency=3,
+    )
+    assert status_of(result)["updated_count"] == 5 and status_of(result)["failed_count"] == 0
+    assert result["patch_requests"] == 3 and len(device_update_requests(nautobot) - before) == 3
+    in_order = [name for name in [*ok, *failed] if name in result["updated_devices"]]
+    assert result["updated_devices"] == in_order, "in batch order, as one request at a time"
+    assert {name for name, value in field_values(nautobot, "last_backup").items() if value == DATE} == set(ok)
+    again = runner.run(
+        nautobot.url,
+        nautobot.admin_token,
+        devices=device_results(ids, ok, failed),
+        timestamp=TIMESTAMP,
+        batch_size=2,
+        concurrency=3,
+    )
+    assert again["changed"] is False and again["patch_requests"] == 0, "(idempotency)"
 
 
 def test_deleted_device_is_reported_and_others_are_written(runner, bed):
