@@ -263,6 +263,7 @@ def test_the_strategy_runs_linear_on_the_set_speed_list(monkeypatch):
     from ansible_collections.netops.nautobot_backup.plugins.strategy import batch
 
     seen = {}
+
     def linear_run(_self, iterator, _context):
         seen["list"] = iterator._play._removed_hosts
 
