@@ -32,8 +32,8 @@ description:
     mapped field must exist on C(dcim.device) with a type its value fits; a missing or unfit field is an error that
     names all of them and lists the device custom fields that do exist. Dates follow the field's type. C(date) gets
     C(YYYY-MM-DD), C(text) and C(markdown) get ISO 8601 in UTC (C(2026-11-24T02:00:00+00:00)).
-  - B(No needless writes.) Current values are read in bulk (GraphQL, O(batch_size) devices per query), and only the
-    values that differ are sent, with bulk C(PATCH /api/dcim/devices/), O(batch_size) devices per request. A rerun
+  - B(No needless writes.) Current values are read in bulk (GraphQL, 500 devices per query, or O(batch_size) when
+    larger), and only the values that differ are sent, with bulk C(PATCH /api/dcim/devices/), O(batch_size) devices per request. A rerun
     on the same day writes nothing.
   - B(Failures are reported, not raised.) The write-back runs after the publish step, so a Nautobot problem
     (unreachable, timeout, token refused, HTTP 5xx, a missing field, a failed batch) never fails the task. It is
@@ -111,7 +111,8 @@ options:
     type: raw
   batch_size:
     description:
-      - Devices per GraphQL read and per bulk C(PATCH) request.
+      - Devices per bulk C(PATCH) request, and per GraphQL read of the current values when above 500 (reads are
+        cheap, so they take at least 500 devices per query).
       - Nautobot applies a bulk update one device at a time (about 5 to 8 devices per second measured on a busy
         2-core test bed), so a request of 50 devices takes seconds, while one of 200 could outlast the default
         C(timeout) of 30 s. Raise O(timeout) before raising this.

@@ -387,6 +387,17 @@ def test_read_current_values_in_batches():
     assert unread == [] and errors == []
 
 
+def test_the_write_back_reads_in_pages_of_at_least_500_and_writes_in_batch_size():
+    client = FakeClient({uuid(n): {} for n in range(1, 1202)})
+    devices = [device(n) for n in range(1, 1202)]
+    result = update_backup_status(client, devices, pushed=True, timestamp=INSTANT, batch_size=50)
+    assert [len(ids) for ids in client.reads] == [500, 500, 201]
+    assert len(client.patches) == 25 and result.status.updated_count == 1201
+    client = FakeClient({uuid(n): {} for n in range(1, 1202)})
+    update_backup_status(client, devices, pushed=True, timestamp=INSTANT, batch_size=1000)
+    assert [len(ids) for ids in client.reads] == [1000, 201] and len(client.patches) == 2
+
+
 def test_read_failure_is_recorded_per_batch():
     client = FakeClient({uuid(1): {}}, fail_read=True)
     current, unread, errors = read_current_values(client, [Target(uuid(1), "r1")], 10)
