@@ -33,8 +33,8 @@ description:
     names all of them and lists the device custom fields that do exist. Dates follow the field's type. C(date) gets
     C(YYYY-MM-DD), C(text) and C(markdown) get ISO 8601 in UTC (C(2026-11-24T02:00:00+00:00)).
   - B(No needless writes.) Current values are read in bulk (GraphQL, 500 devices per query, or O(batch_size) when
-    larger), and only the values that differ are sent, with bulk C(PATCH /api/dcim/devices/), O(batch_size) devices per request. A rerun
-    on the same day writes nothing.
+    larger), and only the values that differ are sent, with bulk C(PATCH /api/dcim/devices/), O(batch_size)
+    devices per request. A rerun on the same day writes nothing.
   - B(Failures are reported, not raised.) The write-back runs after the publish step, so a Nautobot problem
     (unreachable, timeout, token refused, HTTP 5xx, a missing field, a failed batch) never fails the task. It is
     listed in RV(timestamp_update_status.errors) (naming the devices and the Nautobot URL, never the token),
