@@ -57,61 +57,35 @@ display = Display()
 _WORKER_KEYWORDS = ("loop", "loop_with", "until", "changed_when", "failed_when", "notify", "async_val")
 
 
-class HostNames(list):
-    """A list of host names whose ``in`` takes constant time, for the play's failed (removed) hosts.
+class HostNames(set):
+    """The play's failed (removed) host names: a set, so ``in`` is the set's own constant-time test in C.
 
-    For every host and task, Ansible's variable manager lists the play's hosts that are not in this list
-    (``ansible_play_hosts``, ``ansible_play_batch``), one ``in`` per host. On a plain list that costs
-    hosts x failed hosts per host: the failed-devices play of 2,000 failed devices spent about 57 s there.
-    Ansible only appends to it and removes from it.
+    For every host and task, Ansible's variable manager lists the play's hosts that are not in this collection
+    (``ansible_play_hosts``, ``ansible_play_batch``), one ``in`` per host. On Ansible's plain list that costs
+    hosts x failed hosts per host: the failed-devices play of 2,000 failed devices spent about 57 s there. A
+    ``list`` subclass with a Python ``__contains__`` fixed that but cost 0.1 us per test on every run, also with
+    no failure (100 million tests, 13 s of a 5,000-device profile). Ansible only appends, removes and tests
+    ``in``: ``append`` and ``remove`` keep the list's meaning (a name appended twice stays until removed twice).
     """
 
     def __init__(self, names: Iterable[str] = ()) -> None:
+        names = list(names)
         super().__init__(names)
-        self._counts = Counter(self)
-
-    def __contains__(self, name: object) -> bool:
-        return self._counts.get(name, 0) > 0  # type: ignore[call-overload]
+        self._counts = Counter(names)
 
     def append(self, name: str) -> None:
-        super().append(name)
+        """Add one occurrence, as list.append."""
         self._counts[name] += 1
+        self.add(name)
 
     def remove(self, name: str) -> None:
-        super().remove(name)
+        """Remove one occurrence, as list.remove (ValueError when there is none)."""
+        if self._counts.get(name, 0) <= 0:
+            raise ValueError(f"{name!r} is not in the failed hosts")
         self._counts[name] -= 1
-
-    def _recount(self) -> None:
-        self._counts = Counter(self)
-
-    def extend(self, names: Iterable[str]) -> None:
-        super().extend(names)
-        self._recount()
-
-    def insert(self, index: Any, name: str) -> None:
-        super().insert(index, name)
-        self._recount()
-
-    def pop(self, index: Any = -1) -> str:
-        name = super().pop(index)
-        self._recount()
-        return name
-
-    def clear(self) -> None:
-        super().clear()
-        self._recount()
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        super().__setitem__(index, value)
-        self._recount()
-
-    def __delitem__(self, index: Any) -> None:
-        super().__delitem__(index)
-        self._recount()
-
-    def __iadd__(self, names: Iterable[str]) -> HostNames:
-        self.extend(names)
-        return self
+        if not self._counts[name]:
+            del self._counts[name]
+            self.discard(name)
 
 
 class StrategyModule(LinearStrategyModule):
