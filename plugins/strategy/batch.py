@@ -23,7 +23,7 @@ description:
     C(notify) or C(async), a handler, or a task whose arguments or condition cannot be evaluated in the
     controller runs in a worker as usual. Ansible's own error then reports any problem.
   - Every other task runs as under C(linear).
-  - "The play's failed hosts are kept in a list with a constant-time membership test. Ansible tests every host
+  - "The play's failed hosts are kept in a set, with the list's append and remove. Ansible tests every host
     of the play against that list each time it gathers a host's variables, so under C(linear) a play with
     thousands of failed hosts spends time in proportion to hosts times failed hosts per host: for example 57 s
     for 2,000 failed devices in the failed-devices play of C(playbooks/backup.yml)."
@@ -92,7 +92,7 @@ class StrategyModule(LinearStrategyModule):
     """Linear; host_status tasks are answered here instead of in a forked worker."""
 
     def run(self, iterator: Any, play_context: Any) -> Any:
-        """Linear's run, on a list of the play's failed hosts with a constant-time ``in``."""
+        """Linear's run, with the play's failed hosts in a HostNames set (constant-time ``in``)."""
         play = iterator._play
         play._removed_hosts = HostNames(play._removed_hosts)
         return super().run(iterator, play_context)
