@@ -9,7 +9,6 @@ worker per host and task).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -18,6 +17,8 @@ from typing import Dict, Tuple
 
 import pytest
 import yaml
+
+from testbed.ansible_run import ansible_env
 
 ROOT = Path(__file__).resolve().parents[4]
 BIN = Path(sys.executable).parent
@@ -123,16 +124,7 @@ def _run(tmp_path: Path, strategy: str, playbook: str = PLAYBOOK) -> Tuple[subpr
     hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable} for name in HOSTS}
     inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}), encoding="utf-8")
     (work / "play.yml").write_text(playbook, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update(
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_DEPRECATION_WARNINGS="0",
-        ANSIBLE_LOCALHOST_WARNING="0",
-        ANSIBLE_RETRY_FILES_ENABLED="0",
-        PYTHONPATH=str(work / "site"),
-        FORK_COUNT_FILE=str(work / "forks"),
-    )
+    env = ansible_env({"PYTHONPATH": str(work / "site"), "FORK_COUNT_FILE": str(work / "forks")})
     extra = json.dumps({"strategy_under_test": strategy, "out_dir": str(out)})
     command = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(work / "play.yml"), "-e", extra, "-f", "5"]
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=work, timeout=300, check=False)
