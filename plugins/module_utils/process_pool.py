@@ -12,6 +12,9 @@ Cancel (SIGTERM or SIGINT, what AWX and Ctrl-C send): while ``stop_on_signals`` 
 signal sets ``stop_requested()`` (no new item starts), is forwarded to the children, which are
 reaped (SIGKILL after ``STOP_GRACE`` seconds), removes this process's temporary files in flight,
 and then runs the signal's previous handler (in an Ansible worker: Ansible's own, which exits).
+In an Ansible worker the stop first waits (at most ``SEND_WAIT`` seconds) while this process holds the lock of
+Ansible's result queue, which it shares with ansible-playbook: a worker that exits holding it leaves
+ansible-playbook blocked for ever.
 A child removes its own temporary files and exits at once on either signal, and gets SIGTERM
 from the kernel when its parent dies, even by SIGKILL (Linux PR_SET_PDEATHSIG).
 """
@@ -51,6 +54,8 @@ MAX_PROCESSES = 8
 # The signals that stop a batch, and how long a child has to stop before it is killed.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 STOP_GRACE = 3.0
+# How long a stop waits at most for this process to finish a message on Ansible's result queue (see _defer_stop).
+SEND_WAIT = 2.0
 # gc.freeze() across the forks: a child's garbage collections then skip every object it inherited, so they do not
 # write to (and so copy) the parent's pages. A seam for benchmarks/fork_memory.py, which measures it.
 FREEZE_BEFORE_FORK = True
@@ -165,6 +170,8 @@ class _StopState:
         self.children: Dict[int, None] = {}
         self.depth = 0
         self.handling = False
+        # When a stop deferred while a message was being sent gives up waiting (monotonic seconds).
+        self.send_deadline: Optional[float] = None
 
 
 _state = _StopState()
@@ -202,9 +209,11 @@ def stop_on_signals() -> Iterator[None]:
     def on_signal(signum: int, frame: Any) -> None:
         if _state.handling:
             return
+        _state.requested.set()
+        if _defer_stop(signum):
+            return
         _state.handling = True
         try:
-            _state.requested.set()
             _stop_children(signum)
             with abandoned_temp_files():
                 _chain(signum, frame, previous[signum])
@@ -227,6 +236,49 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
         _state.depth = 0
         _state.requested.clear()
+        _state.send_deadline = None
+
+
+def _result_queue_lock() -> Any:
+    """The lock of Ansible's result queue when this process is an Ansible worker that sends on it, else None.
+
+    A worker sends its display lines (the batch's progress lines) to ansible-playbook over that queue, under a
+    lock shared between the processes. A worker that exits while it holds the lock leaves it held for good, and
+    ansible-playbook then waits for it for ever: its cleanup after Ctrl-C sends on that queue. Found through
+    sys.modules, without importing Ansible (a module run by AnsiballZ has no such queue).
+    """
+    display = sys.modules.get("ansible.utils.display")
+    try:
+        queue = display.Display()._final_q if display is not None else None  # the singleton (only read)
+        lock = queue._wlock._semlock if queue is not None else None
+    except AttributeError:
+        return None
+    return lock if hasattr(lock, "_count") else None
+
+
+def _defer_stop(signum: int) -> bool:
+    """True when this process is sending on Ansible's result queue: the stop then comes again once it has sent.
+
+    The signal is sent again to the main thread (where Python runs handlers) once the lock is free, for at most
+    SEND_WAIT seconds after the first stop; after that the stop goes ahead whatever the lock.
+    """
+    lock = _result_queue_lock()
+    if lock is None or not lock._count():  # no thread of this process holds it
+        return False
+    now = time.monotonic()
+    if _state.send_deadline is None:
+        _state.send_deadline = now + SEND_WAIT
+    if now >= _state.send_deadline:
+        return False
+    threading.Thread(target=_resend_when_free, args=(signum, lock, _state.send_deadline), daemon=True).start()
+    return True
+
+
+def _resend_when_free(signum: int, lock: Any, deadline: float) -> None:
+    """Wait until this process no longer holds lock (or the deadline), then signal the main thread again."""
+    while lock._count() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    signal.pthread_kill(threading.main_thread().ident, signum)
 
 
 def _chain(signum: int, frame: Any, previous: Any) -> None:

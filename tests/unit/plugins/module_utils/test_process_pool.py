@@ -25,6 +25,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_poo
     stop_on_signals,
     stop_requested,
 )
+from testbed.ansible_run import ansible_env
 from testbed.procs import kill_quietly, process_tree, wait_gone
 
 # The directory that holds ansible_collections/ (the installed tree the tests import), for the batch process.
@@ -348,3 +349,69 @@ def test_sigterm_during_a_single_device_backup_removes_its_temp_file(tmp_path):
         assert batch.temp_files() == []
     finally:
         batch.stop()
+
+
+# An action that sends display lines to ansible-playbook without a pause, as the batch's progress lines do, inside
+# stop_on_signals (the worker's stop handler is ours, then Ansible's, which ends the worker).
+CHATTY_ACTION = """
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_pool import stop_on_signals
+
+display = Display()
+
+
+class ActionModule(ActionBase):
+    def run(self, tmp=None, task_vars=None):
+        with stop_on_signals():
+            for index in range(10 ** 8):
+                display.display(f"progress line {index}")
+        return {}
+"""
+CHATTY_PLAYBOOK = """
+- name: Chatty
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Send display lines until cancelled
+      chatty: {}
+"""
+
+
+@needs_linux
+def test_ctrl_c_while_the_worker_sends_display_lines_ends_ansible_playbook(tmp_path):
+    # The worker sends each line to ansible-playbook under a lock the two processes share. A worker that exits
+    # holding it (the stop arrived between taking and releasing it) left ansible-playbook waiting for ever in its
+    # cleanup after Ctrl-C: 6 hangs in 6 tries before the stop handler learnt to wait for the lock.
+    (tmp_path / "action_plugins").mkdir()
+    (tmp_path / "action_plugins" / "chatty.py").write_text(CHATTY_ACTION, encoding="utf-8")
+    (tmp_path / "play.yml").write_text(CHATTY_PLAYBOOK, encoding="utf-8")
+    for attempt in range(4):
+        output = tmp_path / f"output{attempt}.txt"
+        with open(output, "w", encoding="utf-8") as out:
+            proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / "ansible-playbook"), "play.yml"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=ansible_env(),
+                cwd=tmp_path,
+                start_new_session=True,
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while "progress line 2000" not in output.read_text(encoding="utf-8"):
+                assert proc.poll() is None, output.read_text(encoding="utf-8")[-2000:]
+                assert time.monotonic() < deadline, "no display lines"
+                time.sleep(0.1)
+            os.kill(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=PARENT_EXIT_WITHIN)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"ansible-playbook still running {PARENT_EXIT_WITHIN} s after Ctrl-C (attempt {attempt})")
+            assert proc.returncode == 99, output.read_text(encoding="utf-8")[-2000:]  # Ansible's "User interrupted"
+            assert "User interrupted execution" in output.read_text(encoding="utf-8")
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
