@@ -74,6 +74,12 @@ notes:
   - The per-host results are the ones any task gives, so C(register), C(ignore_errors) and callbacks work as usual.
     Under the collection's strategy, tasks with C(loop), C(until), C(changed_when), C(failed_when), C(notify) or
     C(async) run in a worker as usual.
+  - Under the collection's strategy a task is answered for all its hosts at once, with the variables of the first
+    host only, when nothing it reads can differ between hosts. Its arguments hold no template, C(no_log) is a plain
+    value, C(run_once) is a plain value or one variable in a template, and its C(when) is bare variable names only.
+    Each of those variables and O(statuses_var) must be one fact set once for every host (C(set_fact) with
+    C(run_once)) or an extra var. Otherwise each host is answered with its own variables, as under
+    C(ansible.builtin.linear).
 seealso:
   - plugin: netops.nautobot_backup.batch
     plugin_type: strategy
@@ -95,7 +101,7 @@ EXAMPLES = r"""
       {{ dict(backup_batch.changed_hosts | zip(['changed'] * (backup_batch.changed_hosts | length))) }}
   run_once: true
 
-- name: Give each device its own status in the host summary
+- name: Give each device its own status in the host summary (answered for all devices at once, see the notes)
   netops.nautobot_backup.host_status:
     statuses_var: backup_host_statuses
 

@@ -23,8 +23,11 @@ from testbed.ansible_run import ansible_env
 ROOT = Path(__file__).resolve().parents[4]
 BIN = Path(sys.executable).parent
 HOSTS = [f"dev{index:02d}" for index in range(12)]
-# host_status tasks of PLAYBOOK the controller answers: 3 tasks x 12 hosts (the loop goes to a worker) + 2 failed hosts
-ANSWERED = 3 * 12 + 2
+# host_status tasks of PLAYBOOK the controller answers: 9 tasks x 12 hosts (the loop goes to a worker), one run-once
+# task, and the 2 failed hosts
+ANSWERED = 9 * 12 + 1 + 2
+# host_status tasks of PLAYBOOK answered for all 12 hosts at once: the variables of one host gathered (twice) for each
+WHOLE_TASKS = 4
 
 FORK_COUNTER = """
 import atexit
@@ -50,6 +53,28 @@ def _write():
 
 os.fork = _counting_fork
 atexit.register(_write)
+
+# How often the controller gathers a host's variables for a task (linear: once per host and task).
+from ansible.vars.manager import VariableManager  # noqa: E402
+
+_GET_VARS = [0]
+_get_vars = VariableManager.get_vars
+
+
+def _counting_get_vars(self, *args, **kwargs):
+    if os.getpid() == _MAIN and kwargs.get("host") is not None and kwargs.get("task") is not None:
+        _GET_VARS[0] += 1
+    return _get_vars(self, *args, **kwargs)
+
+
+def _write_get_vars():
+    if os.getpid() == _MAIN:
+        with open(os.environ["FORK_COUNT_FILE"] + ".get_vars", "w", encoding="utf-8") as out:
+            out.write(str(_GET_VARS[0]))
+
+
+VariableManager.get_vars = _counting_get_vars
+atexit.register(_write_get_vars)
 """
 
 PLAYBOOK = """
@@ -69,6 +94,70 @@ PLAYBOOK = """
         statuses_var: statuses
       delegate_to: localhost
       register: from_dict
+
+    - name: Sum up once more, the conditions as facts
+      ansible.builtin.set_fact:
+        summary_on: true
+        summary_off: false
+        once_on: true
+        once_off: false
+      run_once: true
+      delegate_to: localhost
+
+    - name: Answered for all hosts at once, run_once a variable that is false
+      netops.nautobot_backup.host_status:
+        statuses_var: statuses
+      run_once: "{{ once_off }}"
+      delegate_to: localhost
+      when: summary_on
+      register: once_off_result
+
+    - name: Host by host, run_once a template that is false for each host
+      netops.nautobot_backup.host_status:
+        status: "{{ 'changed' if inventory_hostname == 'dev05' else 'ok' }}"
+      run_once: "{{ inventory_hostname == 'nobody' }}"
+      delegate_to: localhost
+      register: templated_once
+
+    - name: Run once, run_once a variable that is true
+      netops.nautobot_backup.host_status:
+        status: changed
+      run_once: "{{ once_on }}"
+      delegate_to: localhost
+      when: summary_on
+      register: once_on_result
+
+    - name: Answered for all hosts at once, its condition a fact set once
+      netops.nautobot_backup.host_status:
+        statuses_var: statuses
+      delegate_to: localhost
+      when: summary_on
+      register: all_at_once
+
+    - name: Skipped for all hosts at once
+      netops.nautobot_backup.host_status:
+        status: changed
+      delegate_to: localhost
+      when: summary_off
+      register: all_skipped
+
+    - name: A statuses dict of each host's own
+      ansible.builtin.set_fact:
+        own_statuses: >-
+          {{ {'dev09': 'changed'} if inventory_hostname == 'dev09' else {'dev09': 'ok', 'dev10': 'changed'} }}
+
+    - name: Status from each host's own dict, host by host
+      netops.nautobot_backup.host_status:
+        statuses_var: own_statuses
+      delegate_to: localhost
+      register: own
+
+    - name: Condition from an inventory variable, host by host
+      netops.nautobot_backup.host_status:
+        status: changed
+      delegate_to: localhost
+      when: inventory_flag
+      register: by_inventory
 
     - name: Skipped by its condition for all but dev04
       netops.nautobot_backup.host_status:
@@ -94,7 +183,10 @@ PLAYBOOK = """
 
     - name: Write what each host registered
       ansible.builtin.copy:
-        content: "{{ {'from_dict': from_dict, 'by_condition': by_condition} | to_json }}"
+        content: "{{ {'from_dict': from_dict, 'by_condition': by_condition, 'all_at_once': all_at_once,
+                      'all_skipped': all_skipped, 'own': own, 'by_inventory': by_inventory,
+                      'once_off': once_off_result, 'once_on': once_on_result,
+                      'templated_once': templated_once} | to_json }}"
         dest: "{{ out_dir }}/{{ inventory_hostname }}.json"
         mode: "0600"
       delegate_to: localhost
@@ -121,7 +213,8 @@ def _run(tmp_path: Path, strategy: str, playbook: str = PLAYBOOK) -> Tuple[subpr
     (work / "site").mkdir()
     (work / "site" / "sitecustomize.py").write_text(FORK_COUNTER, encoding="utf-8")
     inventory = work / "hosts.yml"
-    hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable} for name in HOSTS}
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    hosts = {name: {**local, "inventory_flag": name == "dev11"} for name in HOSTS}
     inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}), encoding="utf-8")
     (work / "play.yml").write_text(playbook, encoding="utf-8")
     env = ansible_env({"PYTHONPATH": str(work / "site"), "FORK_COUNT_FILE": str(work / "forks")})
@@ -159,8 +252,8 @@ def test_batch_gives_the_recap_and_results_of_linear(runs):
     assert sorted(_recap(batch.stdout)) == HOSTS
     recap = _recap(batch.stdout)
     # changed: the status task where it says so, and the copy task everywhere
-    assert recap["dev01"].startswith("ok=2    changed=2 ") and recap["dev03"].startswith("ok=2    changed=1 ")
-    assert recap["dev04"].startswith("ok=3    changed=2 ")
+    assert recap["dev01"].startswith("ok=7    changed=4 ") and recap["dev03"].startswith("ok=7    changed=1 ")
+    assert recap["dev04"].startswith("ok=8    changed=2 ")
     assert "failed=1" in recap["dev07"] and "failed=1" not in recap["dev06"] and "ignored=1" in recap["dev06"]
     skipped = {}
     for proc, _out in runs.values():
@@ -175,6 +268,16 @@ def test_batch_gives_the_recap_and_results_of_linear(runs):
         assert registered["from_dict"]["status"] == ("changed" if host in ("dev01", "dev02") else "ok")
         assert registered["from_dict"]["changed"] is (host in ("dev01", "dev02"))
         assert registered["by_condition"].get("skipped") is (True if host != "dev04" else None)
+        assert registered["all_at_once"]["status"] == registered["from_dict"]["status"]
+        assert registered["all_skipped"]["skipped"] is True
+        # each host's own dict: dev09's says changed, the others' say dev10 changed
+        assert registered["own"]["status"] == ("changed" if host in ("dev09", "dev10") else "ok")
+        assert registered["by_inventory"].get("skipped") is (True if host != "dev11" else None)
+        assert registered["once_off"]["status"] == registered["from_dict"]["status"]
+        # each host registers its own result: the result processing saw run_once as the value, not as its template
+        assert registered["templated_once"]["status"] == ("changed" if host == "dev05" else "ok")
+        # run once: the first host's result, registered for every host
+        assert registered["once_on"]["status"] == "changed"
 
 
 def test_failures_carry_their_message_and_fail_the_run(runs):
@@ -191,9 +294,16 @@ def test_batch_answers_in_the_controller_and_linear_in_workers(runs):
     linear = int((runs["ansible.builtin.linear"][1].parent / "forks").read_text(encoding="utf-8"))
     batch = int((runs["netops.nautobot_backup.batch"][1].parent / "forks").read_text(encoding="utf-8"))
     assert linear - batch == ANSWERED, (linear, batch)
-    # The rest: the run-once set_fact, then the loop task (its condition is a worker's to evaluate) and the copy
-    # task, a worker for each host.
-    assert batch == 1 + 12 + 12
+    # The rest: the two run-once set_facts, then the per-host set_fact, the loop task (its condition is a worker's
+    # to evaluate) and the copy task, a worker for each host.
+    assert batch == 2 + 12 + 12 + 12
+
+
+def test_a_task_the_same_for_every_host_gathers_the_variables_of_one_host(runs):
+    """Tasks whose condition and statuses are one fact set once are answered for all hosts at the first one."""
+    linear = int((runs["ansible.builtin.linear"][1].parent / "forks.get_vars").read_text(encoding="utf-8"))
+    batch = int((runs["netops.nautobot_backup.batch"][1].parent / "forks.get_vars").read_text(encoding="utf-8"))
+    assert linear - batch == WHOLE_TASKS * (12 - 2), (linear, batch)
 
 
 @pytest.mark.parametrize(
