@@ -78,8 +78,8 @@ notes:
     host only, when nothing it reads can differ between hosts. Its arguments hold no template, C(no_log) is a plain
     value, C(run_once) is a plain value or one variable in a template, and its C(when) is bare variable names only.
     Each of those variables and O(statuses_var) must be one fact set once for every host (C(set_fact) with
-    C(run_once)) or an extra var. Otherwise each host is answered with its own variables, as under
-    C(ansible.builtin.linear).
+    C(run_once)) or an extra var that holds no template. Otherwise each host is answered with its own variables,
+    as under C(ansible.builtin.linear).
 seealso:
   - plugin: netops.nautobot_backup.batch
     plugin_type: strategy

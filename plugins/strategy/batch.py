@@ -20,8 +20,8 @@ description:
     all its hosts at once, with the variables of its first host. That is a task with no template in its arguments,
     a plain C(no_log), a plain C(run_once) or one variable, and a condition of bare variable names only, whose
     variables and C(statuses_var) are each one fact set once for every host (C(set_fact) with C(run_once)) or an
-    extra var. Linear would gather every host's variables and template the condition for each host, about 2 ms a
-    host. Other tasks are answered host by host.
+    extra var without a template. Linear would gather every host's variables and template the condition for each
+    host, about 2 ms a host. Other tasks are answered host by host.
   - The answer is the same result the task gives in a worker, through the same rule. The usual per-host machinery
     (the C(when) condition, the stats, the callbacks, C(register), C(ignore_errors), failing the host) then handles it.
     So the recap, AWX's host summary and its job events read exactly as under C(linear).
@@ -65,6 +65,17 @@ display = Display()
 _BARE_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Task keywords that only a worker's TaskExecutor applies: such a task runs in a worker.
 _WORKER_KEYWORDS = ("loop", "loop_with", "until", "changed_when", "failed_when", "notify", "async_val")
+
+
+def _without_template(value: Any) -> bool:
+    """Whether a value (an extra var) holds no template anywhere, so it is the same when templated for any host."""
+    if isinstance(value, str):
+        return TemplateEngine is not None and not TemplateEngine().is_template(value)
+    if isinstance(value, dict):
+        return all(_without_template(key) and _without_template(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_without_template(item) for item in value)
+    return True
 
 
 class HostNames(set):
@@ -175,8 +186,8 @@ class StrategyModule(LinearStrategyModule):
         it reads can differ between hosts: its arguments hold no template, no_log is a plain value, run_once a plain
         value or one variable (``"{{ name }}"``), its condition (with its blocks' and role's) is a list of bare
         variable names, and those names and statuses_var are each the same object for every host (a fact set once
-        with run_once, or an extra var). Then the first host's variables answer for all, and only the host name
-        (the statuses key) differs.
+        with run_once, or an extra var with no template). Then the first host's variables answer for all, and only
+        the host name (the statuses key) differs.
         """
         hosts = [host for host, _task in host_tasks]
         task = host_tasks[0][1]
@@ -200,7 +211,7 @@ class StrategyModule(LinearStrategyModule):
             names.append(match.group(1))
         elif once:
             return None
-        if not all(self._same_for_every_host(name, hosts) for name in names):
+        if not all(self._same_for_every_host(name, task, hosts) for name in names):
             return None
         first = hosts[0]
         if isinstance(once, str) and self._value_for_every_host(_BARE_VARIABLE.fullmatch(once).group(1), first):
@@ -220,15 +231,26 @@ class StrategyModule(LinearStrategyModule):
             results.append((host, result))
         return results, evaluation["run_once"]
 
-    def _same_for_every_host(self, name: str, hosts: List[Any]) -> bool:
+    def _same_for_every_host(self, name: str, task: Any, hosts: List[Any]) -> bool:
         """Whether the variable is one value for all hosts: an extra var, or the same object set as a fact on each.
 
         A fact (set_fact, register) outranks every variable that can differ by host (inventory, host facts,
-        include_vars); only role and include parameters and extra vars outrank it, and those are per play.
+        include_vars). Only role and include parameters and extra vars outrank it: a role or include parameter of
+        that name, or an extra var that holds a template (templated for each host), is not one value.
         """
         manager = self._variable_manager
-        if name in (getattr(manager, "_extra_vars", None) or {}):
-            return True
+        extra_vars = getattr(manager, "_extra_vars", None) or {}
+        if name in extra_vars:
+            return _without_template(extra_vars[name])
+        # pylint: disable-next=broad-exception-caught
+        try:  # the parameters linear's get_vars adds above the facts
+            params = dict(task.get_include_params())
+            if task._role is not None:
+                params.update(task._role.get_role_params(task.get_dep_chain()))
+        except Exception:  # noqa: BLE001 - what cannot be read is not known to be one value
+            return False
+        if name in params:
+            return False
         facts = getattr(manager, "_nonpersistent_fact_cache", None)
         if not isinstance(facts, dict):
             return False

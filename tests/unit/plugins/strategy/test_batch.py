@@ -23,11 +23,11 @@ from testbed.ansible_run import ansible_env
 ROOT = Path(__file__).resolve().parents[4]
 BIN = Path(sys.executable).parent
 HOSTS = [f"dev{index:02d}" for index in range(12)]
-# host_status tasks of PLAYBOOK the controller answers: 9 tasks x 12 hosts (the loop goes to a worker), one run-once
+# host_status tasks of PLAYBOOK the controller answers: 11 tasks x 12 hosts (the loop goes to a worker), one run-once
 # task, and the 2 failed hosts
-ANSWERED = 9 * 12 + 1 + 2
+ANSWERED = 11 * 12 + 1 + 2
 # host_status tasks of PLAYBOOK answered for all 12 hosts at once: the variables of one host gathered (twice) for each
-WHOLE_TASKS = 4
+WHOLE_TASKS = 5
 
 FORK_COUNTER = """
 import atexit
@@ -112,6 +112,20 @@ PLAYBOOK = """
       when: summary_on
       register: once_off_result
 
+    - name: Answered for all hosts at once, its condition an extra var
+      netops.nautobot_backup.host_status:
+        status: changed
+      delegate_to: localhost
+      when: extra_plain
+      register: by_extra_plain
+
+    - name: Host by host, its condition an extra var that is a template
+      netops.nautobot_backup.host_status:
+        status: changed
+      delegate_to: localhost
+      when: extra_template
+      register: by_extra_template
+
     - name: Host by host, run_once a template that is false for each host
       netops.nautobot_backup.host_status:
         status: "{{ 'changed' if inventory_hostname == 'dev05' else 'ok' }}"
@@ -186,7 +200,8 @@ PLAYBOOK = """
         content: "{{ {'from_dict': from_dict, 'by_condition': by_condition, 'all_at_once': all_at_once,
                       'all_skipped': all_skipped, 'own': own, 'by_inventory': by_inventory,
                       'once_off': once_off_result, 'once_on': once_on_result,
-                      'templated_once': templated_once} | to_json }}"
+                      'templated_once': templated_once, 'by_extra_plain': by_extra_plain,
+                      'by_extra_template': by_extra_template} | to_json }}"
         dest: "{{ out_dir }}/{{ inventory_hostname }}.json"
         mode: "0600"
       delegate_to: localhost
@@ -218,7 +233,9 @@ def _run(tmp_path: Path, strategy: str, playbook: str = PLAYBOOK) -> Tuple[subpr
     inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}), encoding="utf-8")
     (work / "play.yml").write_text(playbook, encoding="utf-8")
     env = ansible_env({"PYTHONPATH": str(work / "site"), "FORK_COUNT_FILE": str(work / "forks")})
-    extra = json.dumps({"strategy_under_test": strategy, "out_dir": str(out)})
+    # An extra var is one value for every host, unless it is a template (then templated for each host).
+    extra_vars = {"extra_plain": True, "extra_template": "{{ inventory_hostname == 'dev02' }}"}
+    extra = json.dumps({"strategy_under_test": strategy, "out_dir": str(out), **extra_vars})
     command = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(work / "play.yml"), "-e", extra, "-f", "5"]
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=work, timeout=300, check=False)
     return proc, out
@@ -252,8 +269,8 @@ def test_batch_gives_the_recap_and_results_of_linear(runs):
     assert sorted(_recap(batch.stdout)) == HOSTS
     recap = _recap(batch.stdout)
     # changed: the status task where it says so, and the copy task everywhere
-    assert recap["dev01"].startswith("ok=7    changed=4 ") and recap["dev03"].startswith("ok=7    changed=1 ")
-    assert recap["dev04"].startswith("ok=8    changed=2 ")
+    assert recap["dev01"].startswith("ok=8    changed=5 ") and recap["dev03"].startswith("ok=8    changed=2 ")
+    assert recap["dev04"].startswith("ok=9    changed=3 ")
     assert "failed=1" in recap["dev07"] and "failed=1" not in recap["dev06"] and "ignored=1" in recap["dev06"]
     skipped = {}
     for proc, _out in runs.values():
@@ -274,6 +291,8 @@ def test_batch_gives_the_recap_and_results_of_linear(runs):
         assert registered["own"]["status"] == ("changed" if host in ("dev09", "dev10") else "ok")
         assert registered["by_inventory"].get("skipped") is (True if host != "dev11" else None)
         assert registered["once_off"]["status"] == registered["from_dict"]["status"]
+        assert registered["by_extra_plain"]["status"] == "changed"
+        assert registered["by_extra_template"].get("skipped") is (True if host != "dev02" else None)
         # each host registers its own result: the result processing saw run_once as the value, not as its template
         assert registered["templated_once"]["status"] == ("changed" if host == "dev05" else "ok")
         # run once: the first host's result, registered for every host
