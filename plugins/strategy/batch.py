@@ -22,6 +22,9 @@ description:
     variables and C(statuses_var) are each one fact set once for every host (C(set_fact) with C(run_once)) or an
     extra var without a template. Linear would gather every host's variables and template the condition for each
     host, about 2 ms a host. Other tasks are answered host by host.
+  - Ansible's implicit end-of-role task (the C(role_complete) meta task after every role) runs for all its hosts
+    at once. Linear gathers every host's variables for it and uses none of them, about 3 ms a host after a role
+    imported for a whole fleet.
   - The answer is the same result the task gives in a worker, through the same rule. The usual per-host machinery
     (the C(when) condition, the stats, the callbacks, C(register), C(ignore_errors), failing the host) then handles it.
     So the recap, AWX's host summary and its job events read exactly as under C(linear).
@@ -65,6 +68,16 @@ display = Display()
 _BARE_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Task keywords that only a worker's TaskExecutor applies: such a task runs in a worker.
 _WORKER_KEYWORDS = ("loop", "loop_with", "until", "changed_when", "failed_when", "notify", "async_val")
+
+
+def _ends_a_role(task: Any) -> bool:
+    """Whether the task is the implicit meta task that marks a role complete for a host.
+
+    Linear runs it for each host through _execute_meta, which reads neither its condition nor any variable.
+    """
+    if isinstance(task, Handler) or not getattr(task, "implicit", False):
+        return False
+    return task.action in C._ACTION_META and task._get_meta() == "role_complete"
 
 
 def _without_template(value: Any) -> bool:
@@ -126,17 +139,34 @@ class StrategyModule(LinearStrategyModule):
         self._result_tasks: Dict[Tuple[str, bool], Any] = {}
         # task uuid -> every host's result and the task's run_once, for a task answered for all its hosts at once
         self._whole_results: Dict[str, Tuple[List[Tuple[Any, Dict[str, Any]]], bool]] = {}
+        # the implicit end of a role and its hosts, run for all of them at its first host (_execute_meta)
+        self._role_ends: Optional[Tuple[str, List[Any]]] = None
 
     def _get_next_task_lockstep(self, hosts: Any, iterator: Any) -> Any:
         """Linear's next (host, task) pairs; only the first pair for a task answered for all its hosts at once."""
         host_tasks = super()._get_next_task_lockstep(hosts, iterator)
         self._whole_results.clear()  # a task linear did not queue (--step: declined) leaves nothing behind
+        self._role_ends = None
         if len(host_tasks) > 1:
+            if _ends_a_role(host_tasks[0][1]):
+                # Linear would gather each host's variables for it (about 3 ms a host) and use none of them.
+                self._role_ends = (host_tasks[0][1]._uuid, [host for host, _task in host_tasks])
+                return host_tasks[:1]
             results = self._whole_task(host_tasks, iterator)
             if results is not None:
                 self._whole_results[host_tasks[0][1]._uuid] = results
                 return host_tasks[:1]
         return host_tasks
+
+    def _execute_meta(self, task: Any, play_context: Any, iterator: Any, target_host: Any) -> Any:
+        """Linear's meta task; the implicit end of a role for all its hosts at once (it reads no variable)."""
+        role_ends, self._role_ends = self._role_ends, None
+        if role_ends is None or role_ends[0] != task._uuid:
+            return super()._execute_meta(task, play_context, iterator, target_host)
+        results = []
+        for host in role_ends[1]:
+            results.extend(super()._execute_meta(task, play_context, iterator, host))
+        return results
 
     def _queue_task(self, host: Any, task: Any, task_vars: Dict[str, Any], play_context: Any) -> None:
         """Answer a host_status task here; queue every other task to a worker as linear does."""

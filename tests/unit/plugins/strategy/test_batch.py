@@ -389,3 +389,37 @@ def test_the_strategy_runs_linear_on_the_set_speed_list(monkeypatch):
     iterator = SimpleNamespace(_play=SimpleNamespace(_removed_hosts=["failed-before"]))
     strategy.run(iterator, None)
     assert isinstance(seen["list"], batch.HostNames) and "failed-before" in seen["list"]
+
+
+ROLE_PLAYBOOK = """
+- name: A role listed twice, whose end is marked for every host
+  hosts: all
+  gather_facts: false
+  strategy: "{{ strategy_under_test }}"
+  roles:
+    - status_role
+    - status_role
+"""
+ROLE_TASKS = """
+- name: Host by host (a templated status)
+  netops.nautobot_backup.host_status:
+    status: "{{ 'changed' if inventory_hostname == 'dev03' else 'ok' }}"
+  delegate_to: localhost
+"""
+
+
+def test_the_end_of_a_role_is_marked_for_every_host_at_once(tmp_path):
+    """Ansible's implicit end-of-role task runs for all hosts at the first one; roles still run once per host."""
+    counts = {}
+    for strategy in ("ansible.builtin.linear", "netops.nautobot_backup.batch"):
+        role = tmp_path / strategy.rsplit(".", 1)[-1] / "roles" / "status_role" / "tasks"
+        role.mkdir(parents=True)
+        (role / "main.yml").write_text(ROLE_TASKS, encoding="utf-8")
+        proc, out = _run(tmp_path, strategy, ROLE_PLAYBOOK)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        counts[strategy] = (_recap(proc.stdout), int((out.parent / "forks.get_vars").read_text(encoding="utf-8")))
+    linear_recap, linear_get_vars = counts["ansible.builtin.linear"]
+    batch_recap, batch_get_vars = counts["netops.nautobot_backup.batch"]
+    # The role ran once for each host, not twice: its end was marked for every host.
+    assert batch_recap == linear_recap and batch_recap["dev03"].startswith("ok=1    changed=1 ")
+    assert linear_get_vars - batch_get_vars == 12 - 1, (linear_get_vars, batch_get_vars)
