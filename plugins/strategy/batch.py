@@ -65,7 +65,7 @@ except ImportError:  # pragma: no cover - another ansible-core: every task runs 
 display = Display()
 
 # A template of one bare variable, as run_once may be for a task answered for all its hosts at once.
-_BARE_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_BARE_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*default\((?:true|false)\)\s*)?\}\}")
 # Task keywords that only a worker's TaskExecutor applies: such a task runs in a worker.
 _WORKER_KEYWORDS = ("loop", "loop_with", "until", "changed_when", "failed_when", "notify", "async_val")
 
