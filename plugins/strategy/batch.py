@@ -233,18 +233,19 @@ class StrategyModule(LinearStrategyModule):
         if task.args.get("statuses_var") is not None:
             names.append(task.args["statuses_var"])
         # run_once: a plain value, or one variable ("{{ name }}"); linear reads it for the first host only then
-        once = task.run_once
+        once, once_name = task.run_once, None
         if isinstance(once, str):
             match = _BARE_VARIABLE.fullmatch(once)
             if match is None:
                 return None
-            names.append(match.group(1))
+            once_name = match.group(1)
+            names.append(once_name)
         elif once:
             return None
         if not all(self._same_for_every_host(name, task, hosts) for name in names):
             return None
         first = hosts[0]
-        if isinstance(once, str) and self._value_for_every_host(_BARE_VARIABLE.fullmatch(once).group(1), first):
+        if once_name is not None and self._value_for_every_host(once_name, first):
             return None  # run once: linear queues the first host only
         task_vars = self._variable_manager.get_vars(
             play=iterator._play, host=first, task=task, _hosts=self._hosts_cache, _hosts_all=self._hosts_cache_all
