@@ -15,6 +15,8 @@ One run of this script measures N devices (``--devices``, e.g. 2,000, 5,000 or 1
 
    - ``a``: bare netmiko (ThreadPoolExecutor ``--workers``), inventory fetched from Nautobot's GraphQL API in
      the same process (the fetch counts in its wall time and is reported as ``inventory_s``);
+   - ``a_startup``: ``a`` that also fetches the startup configuration where the platform has one (3 in 5
+     devices): the same device commands as ``c1``/``c2``, which back up both;
    - ``b``: Nornir 3 + nornir_netmiko (threaded runner, ``--workers``) in its own venv, the same GraphQL fetch
      turned into its SimpleInventory (counted likewise);
    - ``c1``: ``ansible-playbook netops.nautobot_backup.backup`` with the collection's Nautobot inventory plugin
@@ -22,7 +24,8 @@ One run of this script measures N devices (``--devices``, e.g. 2,000, 5,000 or 1
      true``: back up running and startup configs, commit, push to a fresh local bare remote, write the status
      back to Nautobot, report. A first run: empty checkout, every file and host key new, no status in
      Nautobot;
-   - ``c2``: the same command again, nothing changed: it must make zero commits and zero Nautobot writes.
+   - ``c2``: the same command again, nothing changed: it must make zero commits and zero Nautobot writes;
+     ``c3`` (and any later ``c<n>``) is one more unchanged rerun, a second sample of ``c2``.
 
    For ``c1``/``c2`` the commits are counted on the remote (``git rev-list --count``) and the Nautobot writes
    as the change-log entries (``/api/extras/object-changes/``) added during the run, besides the report's
@@ -66,6 +69,8 @@ REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / ".cache" / "bench" / "scale_e2e"
 CREDENTIALS = {"username": "netops", "password": "Bench-Pass-6c1e", "secret": "Bench-Enable-93b0"}
 GRAPHQL = "{ devices { name primary_ip4 { host } platform { network_driver } } }"
+# The variants that are a worker child, and the worker each runs; every other variant (c1, c2, c3 ...) is backup.yml.
+WORKERS = {"a": "netmiko", "a_startup": "netmiko_startup", "b": "nornir"}
 ROLE_PHASES = {
     "prepare_repo": "prepare",
     "backup_devices": "backup",
@@ -191,7 +196,7 @@ def worker_main(args: argparse.Namespace) -> int:
     if args.worker == "nornir":
         report = backup_500.nornir_worker(devices, out_dir, args.workers)
     else:
-        report = backup_500.netmiko_worker(devices, out_dir, args.workers, startup=False)
+        report = backup_500.netmiko_worker(devices, out_dir, args.workers, startup=args.worker == "netmiko_startup")
     report.update(inventory_s=inventory_s, devices=len(devices))
     print(json.dumps(report))
     return 0
@@ -388,7 +393,7 @@ def run_measured(
 
 
 def run_worker(ctx: Dict[str, Any], name: str, kind: str) -> Dict[str, Any]:
-    """Variant a (netmiko) or b (nornir): the worker child, its inventory fetched from Nautobot."""
+    """Variant a / a_startup (netmiko) or b (nornir): the worker child, its inventory fetched from Nautobot."""
     run_dir = ctx["work"] / "runs" / name
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -416,7 +421,7 @@ def run_worker(ctx: Dict[str, Any], name: str, kind: str) -> Dict[str, Any]:
 
 
 def run_playbook(ctx: Dict[str, Any], name: str) -> Dict[str, Any]:
-    """Variant c1/c2: backup.yml through the Nautobot inventory; phases, commits and Nautobot writes."""
+    """Variant c1/c2/c3: backup.yml through the Nautobot inventory; phases, commits and Nautobot writes."""
     from testbed.ansible_run import BIN, ansible_env  # pylint: disable=import-outside-toplevel
 
     run_dir = ctx["work"] / "runs" / name
@@ -557,8 +562,8 @@ def bench_main(args: argparse.Namespace) -> int:
             "nautobot_timeout": args.nautobot_timeout,
         }
         for name in names:
-            if name in ("a", "b"):
-                result = run_worker(ctx, name, "netmiko" if name == "a" else "nornir")
+            if name in WORKERS:
+                result = run_worker(ctx, name, WORKERS[name])
             else:
                 result = run_playbook(ctx, name)
             results.append(result)
@@ -601,7 +606,7 @@ def _line(result: Dict[str, Any]) -> str:
     if "phases" in result:
         extra = f" commits {result['commits']} nautobot_writes {result['nautobot_writes']} phases {result['phases']}"
     return (
-        f"{result['variant']:<3} {result['wall_s']:8.2f}s cpu {result['cpu_s']:8.2f}s"
+        f"{result['variant']:<9} {result['wall_s']:8.2f}s cpu {result['cpu_s']:8.2f}s"
         f" rss(max process) {result['max_process_rss_mib']:7.1f} MiB tree rss {result['tree_peak_rss_mib']:7.1f}"
         f" pss {result['tree_peak_pss_mib']:7.1f} failed {result['failed']}"
         f" {'ok' if result['complete'] else 'INCOMPLETE'}"
@@ -613,22 +618,22 @@ def print_table(results: List[Dict[str, Any]]) -> None:
     """Wall, CPU, memory and ratios to bare netmiko; then backup.yml's phases."""
     base = next((r for r in results if r["variant"] == "a"), None)
     print(
-        f"{'run':<4} {'wall s':>8} {'ratio':>6} {'CPU s':>8} {'ratio':>6} {'RSS max':>8} {'tree PSS':>9} {'inv s':>6}"
+        f"{'run':<9} {'wall s':>8} {'ratio':>6} {'CPU s':>8} {'ratio':>6} {'RSS max':>8} {'tree PSS':>9} {'inv s':>6}"
     )
     for r in results:
         wall_ratio = r["wall_s"] / base["wall_s"] if base else float("nan")
         cpu_ratio = r["cpu_s"] / base["cpu_s"] if base else float("nan")
         inv = r.get("inventory_s", r.get("phases", {}).get("inventory", float("nan")))
         print(
-            f"{r['variant']:<4} {r['wall_s']:>8.2f} {wall_ratio:>6.2f} {r['cpu_s']:>8.2f} {cpu_ratio:>6.2f}"
+            f"{r['variant']:<9} {r['wall_s']:>8.2f} {wall_ratio:>6.2f} {r['cpu_s']:>8.2f} {cpu_ratio:>6.2f}"
             f" {r['max_process_rss_mib']:>8.1f} {r['tree_peak_pss_mib']:>9.1f} {inv:>6.2f}"
         )
     print()
-    print(f"{'run':<4} " + " ".join(f"{p:>9}" for p in PHASES) + f" {'commits':>8} {'NB writes':>9}")
+    print(f"{'run':<9} " + " ".join(f"{p:>9}" for p in PHASES) + f" {'commits':>8} {'NB writes':>9}")
     for r in results:
         if "phases" in r:
             cells = " ".join(f"{r['phases'].get(p, 0.0):>9.2f}" for p in PHASES)
-            print(f"{r['variant']:<4} {cells} {r['commits']:>8} {r['nautobot_writes']:>9}")
+            print(f"{r['variant']:<9} {cells} {r['commits']:>8} {r['nautobot_writes']:>9}")
 
 
 def _git_commit() -> str:
@@ -644,7 +649,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--devices", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=50, help="threads of a/b, forks of c (default 50)")
-    parser.add_argument("--variants", default="a,b,c1,c2", help="a, b, c1 (first run), c2 (unchanged rerun)")
+    parser.add_argument(
+        "--variants", default="a,b,c1,c2", help="a, a_startup, b, c1 (first run), c2, c3 ... (unchanged reruns)"
+    )
     parser.add_argument("--instance", default="bench16", help="test-bed Nautobot instance (default bench16)")
     parser.add_argument("--port", type=int, default=0, help="the lab's port (default: a free one)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds one run may take")
@@ -660,7 +667,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--nornir-python", default=str(REPO / ".cache" / "bench" / "nornir-venv" / "bin" / "python"))
     parser.add_argument("--keep-lab", action="store_true", help="leave the lab running")
     parser.add_argument("--keep-running", action="store_true", help="leave the Nautobot instance up")
-    parser.add_argument("--worker", choices=["netmiko", "nornir"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=sorted(set(WORKERS.values())), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     return worker_main(args) if args.worker else bench_main(args)
