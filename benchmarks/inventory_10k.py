@@ -29,7 +29,8 @@ Rows (``--rows``): ``p1000`` (10,000 devices, default page_size 1000), ``p0`` (p
 one unpaged request), ``p2500``, ``p500``, ``p200``, ``t2500`` / ``t5000`` / ``t7500`` / ``t10000``
 (default paging, filtered to 1, 2, 3 or 4 of the 4 tenants: 2,500 ... 10,000 devices), and
 ``graph`` (``--graph`` instead of ``--list``: the plugin's parse without ansible-inventory
-serialising every host's variables, which is what a playbook run pays), ``seq``
+serialising every host's variables, which is what a playbook run pays), ``export`` (``--list --export``,
+the command AWX's inventory sync runs, less its ``--output FILE``, which writes the same text to a file), ``seq``
 (``parallel_requests: 1``, one page request at a time), ``stages`` (p1000 through
 ``benchmarks/inventory_stages.py``: RSS and time after parsing, after gathering host variables and
 after ansible-inventory's JSON dump), ``script`` (no plugin and no Nautobot: ansible-core's script
@@ -100,7 +101,7 @@ class Row:
     label: str
     config: Dict[str, Any]
     page_size: Optional[int]  # None: the plugin's default
-    mode: str = "--list"  # or "--graph"
+    mode: str = "--list"  # or "--graph", or "--list --export" (several arguments, split on spaces)
     expected: int = 0
     # "plugin": ansible-inventory on our plugin; "stages": the same through inventory_stages.py (RSS per
     # stage); "script": ansible-core's script inventory serving the JSON our plugin's --list produced.
@@ -142,6 +143,7 @@ def make_rows(spec: BenchSpec) -> List[Row]:
             )
         )
     rows.append(Row("graph", "all devices, page_size 1000, `--graph`", {}, None, mode="--graph"))
+    rows.append(Row("export", "all devices, page_size 1000, `--list --export` (AWX)", {}, None, mode="--list --export"))
     rows.append(Row("seq", "all devices, page_size 1000, parallel_requests 1", {"parallel_requests": 1}, None))
     rows.append(Row("stages", "all devices, page_size 1000, RSS per stage", {}, None, kind="stages"))
     rows.append(Row("script", "no plugin: a script inventory printing the same JSON", {}, None, kind="script"))
@@ -152,7 +154,7 @@ def row_command(row: Row, work: Path, env: Dict[str, str]) -> List[str]:
     """The command line of a row (for "script": first saves what the plugin lists, untimed)."""
     source = inventory_file(row, work)
     if row.kind == "stages":
-        return [sys.executable, str(STAGES), "-i", str(source), row.mode]
+        return [sys.executable, str(STAGES), "-i", str(source), *row.mode.split()]
     if row.kind == "script":
         listing = work / "listing.json"
         with open(listing, "wb") as out:
@@ -160,8 +162,8 @@ def row_command(row: Row, work: Path, env: Dict[str, str]) -> List[str]:
         script = work / "static_inventory.sh"
         script.write_text(f"#!/bin/sh\nexec cat '{listing}'\n", encoding="utf-8")
         script.chmod(0o700)
-        return [str(ANSIBLE_INVENTORY), "-i", str(script), row.mode]
-    return [str(ANSIBLE_INVENTORY), "-i", str(source), row.mode]
+        return [str(ANSIBLE_INVENTORY), "-i", str(script), *row.mode.split()]
+    return [str(ANSIBLE_INVENTORY), "-i", str(source), *row.mode.split()]
 
 
 def read_stages(path: Path) -> Dict[str, Dict[str, float]]:

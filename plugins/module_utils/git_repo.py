@@ -57,7 +57,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.git_runner 
     nul_list,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.models import GitCommitStatus, GitStatus
-from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import PathTemplateError, confine
+from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths import Confinement, PathTemplateError
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.run_lock import RunLock
 
 DEFAULT_BRANCH = "main"
@@ -189,16 +189,15 @@ def with_trailers(message: str, trailers: Optional[Mapping[str, Any]]) -> str:
     return f"{message.rstrip()}\n\n{block}\n" if block else message
 
 
-def relative_paths(repo_dir: Path, paths: Sequence[str], option: str = "files") -> List[str]:
-    """Return paths as POSIX paths relative to repo_dir, without duplicates, in order.
+def spelled_paths(repo_dir: Path, paths: Sequence[str], option: str = "files") -> List[str]:
+    """Return each path as a POSIX path relative to repo_dir (one per path, in order), not confined.
 
-    Relative paths are taken from repo_dir; absolute ones must lie inside it. Each one must pass
-    ``paths.confine`` (the one confinement rule: no ``..`` or ``.git``, nothing that resolves outside
-    the checkout through a symlink); empty paths are refused too, with a GitInputError naming the option.
+    Relative paths are taken from repo_dir; absolute ones must lie inside it (GitInputError naming the option,
+    as for an empty path). Only for naming files: a path that is written or staged goes through relative_paths.
     """
     root = os.path.normpath(os.path.abspath(repo_dir))
     real_root = os.path.realpath(root)
-    seen: Dict[str, None] = {}
+    spelled = []
     for raw in paths:
         text = str(raw or "").strip()
         if not text:
@@ -211,11 +210,25 @@ def relative_paths(repo_dir: Path, paths: Sequence[str], option: str = "files") 
                     break
             else:
                 raise GitInputError(f"{option}: {raw!r} is outside the checkout {root}")
-        relative = "/".join(part for part in PurePosixPath(text.replace(os.sep, "/")).parts if part != ".")
+        spelled.append("/".join(part for part in PurePosixPath(text.replace(os.sep, "/")).parts if part != "."))
+    return spelled
+
+
+def relative_paths(repo_dir: Path, paths: Sequence[str], option: str = "files") -> List[str]:
+    """Return paths as POSIX paths relative to repo_dir (spelled_paths), without duplicates, in order.
+
+    Each one must pass ``paths.confine`` (the one confinement rule: no ``..`` or ``.git``, nothing that
+    resolves outside the checkout through a symlink), through one ``Confinement`` for all of them; a path that
+    does not is refused with a GitInputError naming the option.
+    """
+    confinement = Confinement(repo_dir)
+    seen: Dict[str, None] = {}
+    for index, relative in enumerate(spelled_paths(repo_dir, paths, option)):
+        raw = paths[index]
         try:
             # The backup's own confinement rule: no '..' or '.git' (any case), and inside the checkout
             # once symlinks already in it are followed.
-            confine(repo_dir, relative)
+            confinement(relative)
         except PathTemplateError as exc:
             raise GitInputError(f"{option}: {raw!r} is not a file path inside the checkout: {exc}") from None
         seen.setdefault(relative, None)
@@ -800,8 +813,11 @@ class BackupRepository:
         values.update(message_vars or {})
         render_message(message, values)  # fail on a bad template before touching the index
         format_trailers(trailers or {})  # and on a bad trailer key
-        owners = {relative_paths(self.path, [path], "files")[0]: name for path, name in (file_owners or {}).items()}
         added = relative_paths(self.path, files, "files")
+        # Only looked up for the staged files, which were confined above: spelled alike, not confined again.
+        owned = list((file_owners or {}).items())
+        spelled = spelled_paths(self.path, [path for path, _name in owned], "files")
+        owners = {spelled[index]: name for index, (_path, name) in enumerate(owned)}
         removed = relative_paths(self.path, removed_files, "removed_files")
         self._check_files(added, removed)
 
@@ -837,13 +853,21 @@ class BackupRepository:
         both = sorted(set(added) & set(removed))
         if both:
             raise GitInputError(f"listed in both files and removed_files: {', '.join(both[:10])}")
-        missing = [name for name in added if not os.path.lexists(self.path / name)]
+        missing: List[str] = []
+        directories: List[str] = []
+        for name in added:  # one lstat each (36,000 files of 10,000 devices)
+            try:
+                mode = os.lstat(os.path.join(self.path, name)).st_mode
+            except OSError:
+                missing.append(name)
+                continue
+            if stat.S_ISDIR(mode):  # a directory itself, not a symlink to one
+                directories.append(name)
         if missing:
             raise GitInputError(
                 f"{len(missing)} file(s) listed in files do not exist in {self.path}: {', '.join(missing[:10])} "
                 "(list deleted files in removed_files)"
             )
-        directories = [name for name in added if (self.path / name).is_dir() and not (self.path / name).is_symlink()]
         if directories:
             raise GitInputError(f"files must list files, not directories: {', '.join(directories[:10])}")
         present = [name for name in removed if os.path.lexists(self.path / name)]

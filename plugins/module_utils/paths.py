@@ -546,30 +546,60 @@ def confine(repo_dir: Union[str, Path], relative: str, device: Optional[str] = N
     repo_dir is resolved (symlinks and ``..`` included); the target is resolved too, following
     symlinks that already exist inside the checkout, and must lie strictly inside it and
     outside its ``.git`` directory. The returned path is the resolved repo_dir joined with
-    relative (the path the writer opens; its symlinks were checked here).
+    relative (the path the writer opens; its symlinks were checked here). For many paths of one
+    checkout, use one :class:`Confinement` (the same rule, each directory resolved once).
+    """
+    return Confinement(repo_dir)(relative, device)
+
+
+class Confinement:
+    """The confinement rule of :func:`confine` for many paths of one checkout, in one step of a run.
+
+    The checkout is resolved once, and each directory of the paths once: a target then resolves as its
+    directory's resolved path joined with its last segment, followed when that segment is itself a symlink.
+    That is what resolving the whole path gives (segments resolve left to right; ``..`` is refused before),
+    without walking the checkout's path again for every file: 36,000 files of 10,000 devices took seconds.
+    Use it within one step only: a directory swapped for a symlink later is seen by the next step's check.
     """
 
-    def fail(reason: str) -> PathTemplateError:
-        return PathTemplateError(_where(device, None) + reason, device=device)
+    def __init__(self, repo_dir: Union[str, Path]) -> None:
+        self._repo_dir = repo_dir
+        self._root: Optional[Path] = None
+        self._directories: Dict[str, Path] = {}
 
-    if not repo_dir:
-        raise fail("no repository directory was given")
-    _check_relative(relative, fail)
-    try:
-        root = Path(repo_dir).expanduser().resolve()
-        target = root / relative
-        resolved = target.resolve()
-    except (OSError, RuntimeError) as exc:  # a symlink loop, a permission error
-        raise fail(f"cannot resolve {relative!r} inside {str(repo_dir)!r}: {exc}") from exc
-    if resolved == root or root not in resolved.parents:
-        raise fail(
-            f"the backup path {relative!r} resolves to {str(resolved)!r}, outside the repository {str(root)!r} "
-            "(through a symlink in the checkout)"
-        )
-    inside = resolved.relative_to(root).parts
-    if inside and inside[0].casefold() == ".git":
-        raise fail(f"the backup path {relative!r} resolves into the repository's .git directory")
-    return target
+    def __call__(self, relative: str, device: Optional[str] = None) -> Path:
+        """Return repo_dir/relative as an absolute path, or raise PathTemplateError (see :func:`confine`)."""
+
+        def fail(reason: str) -> PathTemplateError:
+            return PathTemplateError(_where(device, None) + reason, device=device)
+
+        if not self._repo_dir:
+            raise fail("no repository directory was given")
+        _check_relative(relative, fail)
+        try:
+            if self._root is None:
+                self._root = Path(self._repo_dir).expanduser().resolve()
+            root = self._root
+            target = root / relative
+            directory, _sep, name = relative.rpartition("/")
+            resolved_directory = self._directories.get(directory)
+            if resolved_directory is None:
+                resolved_directory = (root / directory).resolve() if directory else root
+                self._directories[directory] = resolved_directory
+            resolved = resolved_directory / name
+            if resolved.is_symlink():
+                resolved = resolved.resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a permission error
+            raise fail(f"cannot resolve {relative!r} inside {str(self._repo_dir)!r}: {exc}") from exc
+        if resolved == root or root not in resolved.parents:
+            raise fail(
+                f"the backup path {relative!r} resolves to {str(resolved)!r}, outside the repository {str(root)!r} "
+                "(through a symlink in the checkout)"
+            )
+        inside = resolved.relative_to(root).parts
+        if inside and inside[0].casefold() == ".git":
+            raise fail(f"the backup path {relative!r} resolves into the repository's .git directory")
+        return target
 
 
 # ------------------------------------------------------------------------------- collisions
@@ -645,13 +675,14 @@ def render_many(
     """
     result: Dict[str, Dict[str, str]] = {}
     errors: List[PathTemplateError] = []
+    confined = Confinement(repo_dir) if repo_dir else None
     for device, facts in devices.items():
         try:
             running, startup = device_paths(facts, device, stamp, running_template, startup_template)
             entry = {"running": running, "startup": startup}
-            if repo_dir:
-                entry["running_file"] = str(confine(repo_dir, running, device=device))
-                entry["startup_file"] = str(confine(repo_dir, startup, device=device))
+            if confined is not None:
+                entry["running_file"] = str(confined(running, device=device))
+                entry["startup_file"] = str(confined(startup, device=device))
         except PathTemplateError as exc:
             errors.append(exc)
             continue

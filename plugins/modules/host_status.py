@@ -76,7 +76,8 @@ notes:
     C(async) run in a worker as usual.
   - Under the collection's strategy a task is answered for all its hosts at once, with the variables of the first
     host only, when nothing it reads can differ between hosts. Its arguments hold no template, C(no_log) is a plain
-    value, C(run_once) is a plain value or one variable in a template, and its C(when) is bare variable names only.
+    value, C(run_once) is a plain value or one variable in a template (optionally with C(| default(true)) or
+    C(| default(false))), and its C(when) is bare variable names only.
     Each of those variables and O(statuses_var) must be one fact set once for every host (C(set_fact) with
     C(run_once)) or an extra var that holds no template. Otherwise each host is answered with its own variables,
     as under C(ansible.builtin.linear).

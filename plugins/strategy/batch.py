@@ -18,10 +18,10 @@ description:
     task costs under a millisecond per host."
   - A M(netops.nautobot_backup.host_status) task that reads nothing that can differ between hosts is answered for
     all its hosts at once, with the variables of its first host. That is a task with no template in its arguments,
-    a plain C(no_log), a plain C(run_once) or one variable, and a condition of bare variable names only, whose
-    variables and C(statuses_var) are each one fact set once for every host (C(set_fact) with C(run_once)) or an
-    extra var without a template. Linear would gather every host's variables and template the condition for each
-    host, about 2 ms a host. Other tasks are answered host by host.
+    a plain C(no_log), a plain C(run_once) or one variable (C({{ name }}) or C({{ name | default(true) }})), and a
+    condition of bare variable names only, whose variables and C(statuses_var) are each one fact set once for every
+    host (C(set_fact) with C(run_once)) or an extra var without a template. Linear would gather every host's
+    variables and template the condition for each host, about 2 ms a host. Other tasks are answered host by host.
   - Ansible's implicit end-of-role task (the C(role_complete) meta task after every role) runs for all its hosts
     at once. Linear gathers every host's variables for it and uses none of them, about 3 ms a host after a role
     imported for a whole fleet.

@@ -18,6 +18,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.paths impor
     DEFAULT_STARTUP_TEMPLATE,
     FACT_FIELDS,
     FACT_SHAPE,
+    Confinement,
     PathCollisionError,
     PathPlanError,
     PathTemplateError,
@@ -467,6 +468,55 @@ def test_confine_refuses_symlink_escapes(tmp_path, link, points_to, relative, fr
         confine(repo, relative, device=DEVICE)
     assert fragment in str(info.value)
     assert info.value.device == DEVICE and f"device {DEVICE!r}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("link", "points_to", "relative", "fragment"),
+    [
+        ("backups", "{outside}", "backups/r1.cfg", "outside the repository"),
+        ("backups/r2.cfg", "{outside}/stolen.cfg", "backups/r2.cfg", "outside the repository"),  # beside a good file
+        ("backups/r2.cfg", "../.git/config", "backups/r2.cfg", "into the repository's .git"),
+        ("backups/sub", "{outside}", "backups/sub/r1.cfg", "outside the repository"),
+        ("backups/sub", "..", "backups/sub", "outside the repository"),  # the repository itself
+        ("backups/loop", "loop", "backups/loop/r1.cfg", ""),
+    ],
+)
+def test_one_confinement_for_many_paths_refuses_what_confine_refuses(tmp_path, link, points_to, relative, fragment):
+    """One Confinement resolves each directory once: a path it already saw a neighbour of is checked all the same."""
+    repo = tmp_path / "repo"
+    outside = tmp_path / "outside"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "backups").mkdir()
+    outside.mkdir()
+    confined = Confinement(repo)
+    # Warm the directory (when it already exists) before the link appears, as in a run of many devices.
+    assert confined("backups/r0.cfg", device="ok") == repo.resolve() / "backups" / "r0.cfg"
+    if (repo / link).is_dir():
+        os.rmdir(repo / link)
+    os.symlink(points_to.format(outside=outside), repo / link)
+    with pytest.raises(PathTemplateError) as many:
+        Confinement(repo)(relative, device=DEVICE)
+    with pytest.raises(PathTemplateError) as one:
+        confine(repo, relative, device=DEVICE)
+    assert fragment in str(many.value) and str(many.value) == str(one.value)
+    # The same Confinement, its directory cache warm, refuses a file symlink next to files it accepted.
+    if link.startswith("backups/r2"):
+        with pytest.raises(PathTemplateError) as warm:
+            confined(relative, device=DEVICE)
+        assert str(warm.value) == str(one.value)
+
+
+def test_one_confinement_gives_what_confine_gives_for_every_path(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "archive").mkdir(parents=True)
+    (repo / "current").symlink_to("archive")
+    (repo / "archive" / "r2.cfg").write_text("x")
+    (repo / "archive" / "alias.cfg").symlink_to("r2.cfg")
+    relatives = ["r1.cfg", "a/r1.cfg", "a/r2.cfg", "current/r1.cfg", "archive/alias.cfg", "a/b/c/r1.cfg", "a/r1.cfg"]
+    confined = Confinement(repo)
+    assert [confined(relative) for relative in relatives] == [confine(repo, relative) for relative in relatives]
+    with pytest.raises(PathTemplateError, match="no repository directory"):
+        Confinement("")("r1.cfg")
 
 
 @pytest.mark.parametrize(
