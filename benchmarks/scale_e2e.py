@@ -24,7 +24,9 @@ One run of this script measures N devices (``--devices``, e.g. 2,000, 5,000 or 1
      true``: back up running and startup configs, commit, push to a fresh local bare remote, write the status
      back to Nautobot, report. A first run: empty checkout, every file and host key new, no status in
      Nautobot;
-   - ``c2``: the same command again, nothing changed: it must make zero commits and zero Nautobot writes;
+   - ``c2``: the same command again, nothing changed: it must make zero commits and zero Nautobot writes
+     (``--reuse`` keeps the data, the statuses and the Git remote and checkout of the last run, so that
+     ``--variants a,c2`` measures more unchanged reruns, for example at another commit);
      ``c3`` (and any later ``c<n>``) is one more unchanged rerun, a second sample of ``c2``.
 
    For ``c1``/``c2`` the commits are counted on the remote (``git rev-list --count``) and the Nautobot writes
@@ -522,10 +524,12 @@ def bench_main(args: argparse.Namespace) -> int:
     try:
         mark = time.monotonic()
         instance.up(started=started)
-        setup["seed"] = seed_bench(instance, spec)
+        # --reuse: the data (and the statuses the last run wrote) as the last run left them.
+        setup["seed"] = "reused" if args.reuse else seed_bench(instance, spec)
         url, token = instance.url, instance.credentials()["admin"]["token"]
         setup["verified"] = verify(url, token, spec)
-        status_fields(ansible_env({"NAUTOBOT_URL": url, "NAUTOBOT_TOKEN": token}), work)
+        if not args.reuse:
+            status_fields(ansible_env({"NAUTOBOT_URL": url, "NAUTOBOT_TOKEN": token}), work)
         setup["nautobot_s"] = round(time.monotonic() - mark, 1)
         print(
             f"nautobot {instance.name}: {args.devices} devices seeded and checked in {setup['nautobot_s']}s", flush=True
@@ -542,10 +546,14 @@ def bench_main(args: argparse.Namespace) -> int:
         }
         print(f"lab: {setup['lab']}", flush=True)
         git_dir = work / "git"
-        shutil.rmtree(git_dir, ignore_errors=True)
-        git_dir.mkdir()
         remote = git_dir / "remote.git"
-        seeded(remote)
+        if args.reuse:
+            if not remote.is_dir():
+                raise SystemExit(f"--reuse: {remote} missing (run without --reuse first)")
+        else:
+            shutil.rmtree(git_dir, ignore_errors=True)
+            git_dir.mkdir()
+            seeded(remote)
         ctx = {
             "work": work,
             "devices": args.devices,
@@ -667,6 +675,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--nornir-python", default=str(REPO / ".cache" / "bench" / "nornir-venv" / "bin" / "python"))
     parser.add_argument("--keep-lab", action="store_true", help="leave the lab running")
     parser.add_argument("--keep-running", action="store_true", help="leave the Nautobot instance up")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="no seeding: keep the instance's data and statuses and the work dir's Git remote and checkout as the"
+        " last run left them, for more unchanged reruns (e.g. --variants a,c2 at another commit)",
+    )
     parser.add_argument("--worker", choices=sorted(set(WORKERS.values())), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
