@@ -37,6 +37,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_poo
     run_sharded,
     stop_on_signals,
     stop_requested,
+    stop_signals_to_main_thread,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
     ConnectionSettings,
@@ -238,7 +239,10 @@ def _run_pool(
 ) -> Iterator[Tuple[str, BackupOutcome]]:
     """Back up the devices in a thread pool of this process; yield (name, outcome) as each finishes."""
     with ThreadPoolExecutor(max_workers=min(workers, max(1, len(todo)))) as pool:
-        pending = {pool.submit(guarded_backup, request, check_mode, want_diff, fetch): name for name, request in todo}
+        with stop_signals_to_main_thread():  # the pool starts its threads here
+            pending = {
+                pool.submit(guarded_backup, request, check_mode, want_diff, fetch): name for name, request in todo
+            }
         try:
             for future in as_completed(pending):
                 yield pending[future], future.result()

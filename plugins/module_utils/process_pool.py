@@ -9,14 +9,16 @@ with it: ``lost`` turns each of those into a failure result. A refused fork runs
 left over in this process, so every item is still done once.
 
 Cancel (SIGTERM or SIGINT, what AWX and Ctrl-C send): while ``stop_on_signals`` is active, the
-signal sets ``stop_requested()`` (no new item starts), is forwarded to the children, which are
-reaped (SIGKILL after ``STOP_GRACE`` seconds), removes this process's temporary files in flight,
-and then runs the signal's previous handler (in an Ansible worker: Ansible's own, which exits).
-In an Ansible worker the stop first waits (at most ``SEND_WAIT`` seconds) while this process holds the lock of
-Ansible's result queue, which it shares with ansible-playbook: a worker that exits holding it leaves
-ansible-playbook blocked for ever.
+signal sets ``stop_requested()`` (no new item starts) and is forwarded to the children at once. This
+process then reaps them (SIGKILL ``STOP_GRACE`` seconds after the signal), removes its temporary files
+in flight, and runs the signal's previous handler (in an Ansible worker: Ansible's own, which exits).
+In an Ansible worker, that second part first waits (at most ``SEND_WAIT`` seconds) while this process holds the
+lock of Ansible's result queue, which it shares with ansible-playbook: a worker that exits holding it leaves
+ansible-playbook blocked for ever. The children do not wait for it.
 A child removes its own temporary files and exits at once on either signal, and gets SIGTERM
-from the kernel when its parent dies, even by SIGKILL (Linux PR_SET_PDEATHSIG).
+from the kernel when its parent dies, even by SIGKILL (Linux PR_SET_PDEATHSIG). Threads started
+under ``stop_signals_to_main_thread`` (the device sessions) never take a stop signal, so the main
+thread, where Python runs the handler, does.
 """
 
 from __future__ import annotations
@@ -53,7 +55,10 @@ MAX_PROCESSES = 8
 
 # The signals that stop a batch, and how long a child has to stop before it is killed.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-STOP_GRACE = 3.0
+STOP_GRACE = 2.0
+# How long a stop waits at most for a SIGKILLed child to be reaped (one stuck in the kernel, such as a hung disk,
+# dies only when it leaves it); this process then goes on without it.
+KILL_WAIT = 0.5
 # How long a stop waits at most for this process to finish a message on Ansible's result queue (see _defer_stop).
 SEND_WAIT = 2.0
 # gc.freeze() across the forks: a child's garbage collections then skip every object it inherited, so they do not
@@ -172,6 +177,10 @@ class _StopState:
         self.handling = False
         # When a stop deferred while a message was being sent gives up waiting (monotonic seconds).
         self.send_deadline: Optional[float] = None
+        # When the children of a stop that are still running get SIGKILL (monotonic seconds); None: no stop yet.
+        self.kill_at: Optional[float] = None
+        # True while a stop put off by _defer_stop has not come back to the handler.
+        self.deferred = False
 
 
 _state = _StopState()
@@ -186,10 +195,11 @@ def stop_requested() -> bool:
 def stop_on_signals() -> Iterator[None]:
     """While the block runs, SIGTERM and SIGINT stop the batch cleanly, then reach their previous handler.
 
-    The handler sets stop_requested(), forwards the signal to the children of run_sharded and
-    reaps them (SIGKILL after STOP_GRACE seconds), removes this process's temporary files in flight,
-    then calls the previous handler (Ansible's worker handler, which exits; Python's SIGINT
-    handler, which raises KeyboardInterrupt; or the default action, which ends the process).
+    The handler sets stop_requested() and forwards the signal to the children of run_sharded at once.
+    Then (after _defer_stop's wait, if any) it reaps them (SIGKILL STOP_GRACE seconds after the signal),
+    removes this process's temporary files in flight, and calls the previous handler (Ansible's worker
+    handler, which exits; Python's SIGINT handler, which raises KeyboardInterrupt; or the default action,
+    which ends the process). A signal that arrives while the handler runs is left to it.
     For the block, this process also gets SIGTERM when its parent dies (ansible-playbook killed,
     as ansible-runner's cancel does with SIGKILL to its process group). Nested blocks are one
     block. Outside the main thread (where Python cannot set handlers) it does nothing.
@@ -209,12 +219,20 @@ def stop_on_signals() -> Iterator[None]:
     def on_signal(signum: int, frame: Any) -> None:
         if _state.handling:
             return
-        _state.requested.set()
-        if _defer_stop(signum):
-            return
+        # A signal that comes meanwhile (Ansible sends SIGTERM right after a SIGINT) leaves the stop to this call: it
+        # would otherwise run in the middle of it, for example between telling one child and the next.
         _state.handling = True
         try:
-            _stop_children(signum)
+            _state.requested.set()
+            if _state.kill_at is None:
+                # The children stop now, even while this process waits to finish a message (_defer_stop).
+                _state.kill_at = time.monotonic() + STOP_GRACE
+                _signal_children(signum)
+            if _defer_stop(signum):
+                _state.deferred = True
+                return
+            _state.deferred = False
+            _reap_children(_state.kill_at)
             with abandoned_temp_files():
                 _chain(signum, frame, previous[signum])
         finally:
@@ -230,13 +248,46 @@ def stop_on_signals() -> Iterator[None]:
             _set_parent_death_signal(signal.SIGTERM)
         yield
     finally:
-        if previous_death_signal == 0:
-            _set_parent_death_signal(0)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-        _state.depth = 0
-        _state.requested.clear()
-        _state.send_deadline = None
+        try:
+            _await_deferred_stop()
+        finally:
+            if previous_death_signal == 0:
+                _set_parent_death_signal(0)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+            _state.depth = 0
+            _state.requested.clear()
+            _state.send_deadline = None
+            _state.kill_at = None
+            _state.deferred = False
+
+
+def _await_deferred_stop() -> None:
+    """A stop that _defer_stop put off comes back to the handler: the block does not end before it (a batch whose
+    children were stopped ends early), else the stop would reach the previous handler without the wait for the lock.
+    """
+    while _state.deferred and _state.send_deadline is not None and time.monotonic() < _state.send_deadline + 1.0:
+        time.sleep(0.01)
+
+
+@contextmanager
+def stop_signals_to_main_thread() -> Iterator[None]:
+    """Threads started in the block (and the threads they start) never take SIGTERM or SIGINT.
+
+    Python runs signal handlers in the main thread only. The kernel gives a signal sent to the process to any
+    thread that does not block it; when another thread takes it, a main thread that waits (for a device session
+    to finish) runs the handler only when that wait ends, which at a cancel could be many seconds later. With
+    the stop signals blocked in every other thread, the kernel wakes the main thread. Outside the main thread
+    this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _result_queue_lock() -> Any:
@@ -270,7 +321,8 @@ def _defer_stop(signum: int) -> bool:
         _state.send_deadline = now + SEND_WAIT
     if now >= _state.send_deadline:
         return False
-    threading.Thread(target=_resend_when_free, args=(signum, lock, _state.send_deadline), daemon=True).start()
+    with stop_signals_to_main_thread():
+        threading.Thread(target=_resend_when_free, args=(signum, lock, _state.send_deadline), daemon=True).start()
     return True
 
 
@@ -290,24 +342,31 @@ def _chain(signum: int, frame: Any, previous: Any) -> None:
         os.kill(os.getpid(), signum)
 
 
-def _stop_children(signum: int) -> None:
-    """Forward signum to every child, give them STOP_GRACE seconds to exit, SIGKILL the rest; reap all."""
-    pids = list(_state.children)
-    for pid in pids:
+def _signal_children(signum: int) -> None:
+    """Forward signum to every child."""
+    for pid in list(_state.children):
         _signal_quietly(pid, signum)
-    deadline = time.monotonic() + STOP_GRACE
-    waiting = set(pids)
-    while waiting and time.monotonic() < deadline:
-        for pid in list(waiting):
-            if _reaped(pid, os.WNOHANG):
-                waiting.discard(pid)
-        if waiting:
-            time.sleep(0.05)
+
+
+def _reap_children(kill_at: float) -> None:
+    """Reap the children (told to stop); SIGKILL those still running at kill_at; then wait KILL_WAIT at most."""
+    pids = list(_state.children)
+    waiting = _unreaped(pids, kill_at)
     for pid in waiting:
         _signal_quietly(pid, signal.SIGKILL)
-        _reaped(pid, 0)
+    _unreaped(waiting, time.monotonic() + KILL_WAIT)
     for pid in pids:
         _state.children.pop(pid, None)
+
+
+def _unreaped(pids: Sequence[int], deadline: float) -> List[int]:
+    """Reap what ends of pids until deadline (monotonic seconds); return those still running then."""
+    waiting = list(pids)
+    while True:
+        waiting = [pid for pid in waiting if not _reaped(pid, os.WNOHANG)]
+        if not waiting or time.monotonic() >= deadline:
+            return waiting
+        time.sleep(0.01)
 
 
 def _reaped(pid: int, flags: int) -> bool:
@@ -452,6 +511,8 @@ def _child_setup(parent: int) -> None:  # pragma: no cover - forked child
     _state.children.clear()
     _state.depth = 0
     _state.handling = False
+    _state.kill_at = None
+    _state.deferred = False
     _state.requested = threading.Event()
     for signum in STOP_SIGNALS:
         signal.signal(signum, _child_stop)

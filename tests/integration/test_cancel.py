@@ -28,7 +28,7 @@ from lab.client import LabClient
 from lab.lifecycle import start_lab, stop_lab
 from testbed.ansible_run import BIN, ansible_env, lab_inventory, run_playbook
 from testbed.git_remotes import log, seeded
-from testbed.procs import REPO_ROOT, kill_quietly, parent_pids, process_tree, wait_gone
+from testbed.procs import REPO_ROOT, describe_processes, kill_quietly, parent_pids, process_tree, wait_gone
 
 pytestmark = [pytest.mark.lab, pytest.mark.git]
 
@@ -124,6 +124,11 @@ class Run:
         self.seen |= set(tree)
         return tree
 
+    def where(self, tree: Dict[int, int]) -> str:
+        """For a failure message: where the run's processes are, and the end of its output."""
+        text = self.output.read_text(encoding="utf-8", errors="replace")
+        return f"{describe_processes(tree)}\n--- output, last 2000 characters:\n{text[-2000:]}"
+
     def cleanup(self) -> None:
         """Kill whatever is left of this run (by PID: the processes seen in its tree, if still ansible-playbook)."""
         if self.proc is None:
@@ -171,7 +176,7 @@ def _cancelled(run: Run, processes: int, send) -> Dict[int, int]:
     # than 5 s at load 12 in a fresh-clone run while every child was gone; it gets PLAYBOOK_STOP_WITHIN.
     children = [pid for pid, depth in tree.items() if depth > 0]
     alive = wait_gone(children, STOP_WITHIN)
-    assert not alive, f"still running {STOP_WITHIN} s after the cancel: {sorted(alive)} of {tree}"
+    assert not alive, f"still running {STOP_WITHIN} s after the cancel: {sorted(alive)} of {tree}\n{run.where(tree)}"
     alive = wait_gone(tree, PLAYBOOK_STOP_WITHIN)
     assert not alive, f"still running {PLAYBOOK_STOP_WITHIN} s after the cancel: {sorted(alive)} of {tree}"
     # Sessions that were opening when the signal came may still be logged a moment later; none after that.

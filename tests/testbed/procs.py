@@ -86,6 +86,32 @@ def wait_gone(pids: Iterable[int], seconds: float) -> Set[int]:
     return alive
 
 
+def describe_processes(pids: Iterable[int]) -> str:
+    """Where each process is, for a failure message: its command; each thread's state, wait channel and system call."""
+    lines = []
+    for pid in sorted(pids):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:120]
+            threads = []
+            for task in sorted(Path(f"/proc/{pid}/task").iterdir(), key=lambda path: int(path.name)):
+                state = (task / "stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()[0]
+                wchan = (task / "wchan").read_text(encoding="ascii") or "-"
+                threads.append(f"{task.name}:{state}:{wchan}:{_syscall(task)}")
+        except OSError as exc:
+            lines.append(f"{pid}: gone ({exc.__class__.__name__})")
+            continue
+        lines.append(f"{pid}: {command} | threads {' '.join(threads)}")
+    return "\n".join(lines)
+
+
+def _syscall(task: Path) -> str:
+    """The number of the system call a thread is in ("running", or "?" where it cannot be read)."""
+    try:
+        return (task / "syscall").read_text(encoding="ascii").split(" ", 1)[0].strip()
+    except OSError:
+        return "?"
+
+
 def kill_quietly(pid: int, sig: int = signal.SIGKILL) -> None:
     """Send sig to pid; a process that is already gone is fine."""
     try:

@@ -162,11 +162,16 @@ def test_stop_on_signals_chains_to_the_previous_handler():
 
 # A batch of 20 devices in its own process (processes 0: one device, backup_device in the main
 # thread): every fetch is logged ("<pid> <device>"); every file write stays in flight (its
-# temporary file exists) for HANG seconds, like a hung disk.
+# temporary file exists) for HANG seconds, like a hung disk. With a 5th argument (a path), the
+# process acts as an Ansible worker that holds the lock of Ansible's result queue until that file
+# exists (a progress line being sent), and a stop waits for it without a time limit. With NESTED_SIGTERM
+# in its environment, the stop sends this process a SIGTERM as soon as it has told its first child
+# (as Ansible's SIGTERMs follow its SIGINT to a worker).
 BATCH = textwrap.dedent(
     """
-    import os, sys, threading
+    import os, signal, sys, threading
     from pathlib import Path
+    from ansible_collections.netops.nautobot_backup.plugins.module_utils import process_pool
     from ansible_collections.netops.nautobot_backup.plugins.module_utils.backup import (
         BackupRequest, backup_batch, backup_device)
     from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
@@ -181,6 +186,27 @@ BATCH = textwrap.dedent(
         real_fsync(fd)
 
     os.fsync = slow_fsync
+
+    if len(sys.argv) > 5:
+        released = Path(sys.argv[5])
+
+        class HeldLock:
+            def _count(self):
+                return 0 if released.exists() else 1
+
+        process_pool._result_queue_lock = HeldLock
+        process_pool.SEND_WAIT = 3600.0
+
+    if os.environ.get("NESTED_SIGTERM"):
+        real_signal_quietly = process_pool._signal_quietly
+
+        def signal_then_sigterm(pid, signum):
+            real_signal_quietly(pid, signum)
+            if not os.environ.pop("NESTED_SIGTERM", None):
+                return
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        process_pool._signal_quietly = signal_then_sigterm
 
     def fetch(settings, running, startup, enable):
         with open(log, "a", encoding="ascii") as out:
@@ -207,13 +233,19 @@ BATCH = textwrap.dedent(
 class Batch:
     """The batch process of BATCH, its log and its checkout."""
 
-    def __init__(self, tmp_path: Path, processes: int, hang: float = 600.0) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        processes: int,
+        hang: float = 600.0,
+        lock_released: Optional[Path] = None,
+        nested_sigterm: bool = False,
+    ) -> None:
         self.repo, self.log = tmp_path / "repo", tmp_path / "fetch.log"
         self.repo.mkdir()
-        env = {**os.environ, "PYTHONPATH": str(COLLECTIONS)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", BATCH, str(self.repo), str(self.log), str(processes), str(hang)], env=env
-        )
+        env = {**os.environ, "PYTHONPATH": str(COLLECTIONS), **({"NESTED_SIGTERM": "1"} if nested_sigterm else {})}
+        command = [sys.executable, "-c", BATCH, str(self.repo), str(self.log), str(processes), str(hang)]
+        self.proc = subprocess.Popen(command + ([str(lock_released)] if lock_released else []), env=env)
 
     def temp_files(self) -> List[Path]:
         return sorted(self.repo.rglob("*.tmp"))
@@ -264,6 +296,78 @@ def test_a_signal_to_the_parent_stops_the_children_and_removes_their_temp_files(
         # SIGTERM keeps its default action (after the cleanup); SIGINT is Python's KeyboardInterrupt.
         assert batch.proc.returncode == (-signal.SIGTERM if signum == signal.SIGTERM else 130)
         assert len(batch.fetches()) == fetched, "a device was started after the stop"
+    finally:
+        batch.stop()
+
+
+@needs_linux
+def test_the_children_stop_at_once_while_the_parent_waits_to_finish_a_progress_line(tmp_path):
+    # An Ansible worker that holds the result queue's lock ends only once the line is sent (up to SEND_WAIT); the
+    # stop reaches its children meanwhile. They waited for it before: up to 2 s, then 3 s of grace, more than the
+    # 5 s a cancel may take (a CI run's cancel test found the worker and both children alive 5 s after Ctrl-C).
+    released = tmp_path / "released"
+    batch = Batch(tmp_path, processes=2, lock_released=released)
+    try:
+        batch.wait_for_temp_files(4)
+        children = _descendants_of(batch.proc.pid)
+        assert len(children) == 2
+        fetched = len(batch.fetches())
+        os.kill(batch.proc.pid, signal.SIGTERM)
+        # Here the lock is never released: without the fix the children stay until the parent goes ahead.
+        assert not wait_gone(children, PARENT_EXIT_WITHIN), "the children waited for their parent's lock"
+        assert batch.proc.poll() is None, "the parent ended holding the result queue's lock"
+        released.touch()
+        batch.proc.wait(timeout=PARENT_EXIT_WITHIN)
+        # The stop came back once the lock was free; the batch, whose children were gone, did not end on its own.
+        assert batch.proc.returncode == -signal.SIGTERM
+        assert batch.temp_files() == []
+        assert len(batch.fetches()) == fetched, "a device was started after the stop"
+    finally:
+        batch.stop()
+
+
+@needs_linux
+def test_a_second_signal_during_a_stop_does_not_cut_it_short(tmp_path):
+    # Ansible sends its worker SIGINT, then SIGTERM twice within milliseconds. A SIGTERM that came between telling
+    # one child and the next ran a second stop inside the first: the next child was never told, got SIGKILL 2 s
+    # later and left its temporary files (4 of 20 cancels of the slow lab under load).
+    batch = Batch(tmp_path, processes=2, nested_sigterm=True)
+    try:
+        batch.wait_for_temp_files(4)
+        children = _descendants_of(batch.proc.pid)
+        assert len(children) == 2
+        os.kill(batch.proc.pid, signal.SIGINT)
+        batch.proc.wait(timeout=PARENT_EXIT_WITHIN)
+        assert not wait_gone(children, 0.5)
+        assert batch.temp_files() == [], "a child was killed without being told to stop"
+        assert batch.proc.returncode == 130, "the SIGINT's stop did not run to its end"
+    finally:
+        batch.stop()
+
+
+def _stop_signals_blocked(task: Path) -> bool:
+    """Whether the thread /proc/<pid>/task/<tid> blocks both SIGTERM and SIGINT (from its SigBlk mask)."""
+    status = (task / "status").read_text(encoding="ascii")
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16)
+    return all(mask & (1 << (signum - 1)) for signum in process_pool.STOP_SIGNALS)
+
+
+@needs_linux
+@pytest.mark.parametrize("processes", [1, 2])
+def test_in_a_backup_process_only_the_main_thread_takes_a_stop_signal(tmp_path, processes):
+    # Python runs signal handlers in the main thread; a stop that a session thread took waited until the main
+    # thread's wait for a device ended (a cancel test's child ran its handler only when SIGKILLed 2 s later).
+    batch = Batch(tmp_path, processes=processes)
+    try:
+        batch.wait_for_temp_files(4)
+        pids = _descendants_of(batch.proc.pid) if processes > 1 else {batch.proc.pid}
+        assert len(pids) == processes
+        for pid in pids:
+            tasks = {int(task.name): task for task in Path(f"/proc/{pid}/task").iterdir()}
+            assert len(tasks) > 1, "the backup process has no session threads"
+            assert not _stop_signals_blocked(tasks.pop(pid)), "the main thread blocks the stop signals"
+            takers = [tid for tid, task in tasks.items() if not _stop_signals_blocked(task)]
+            assert not takers, f"threads {takers} of {pid} may take a stop signal"
     finally:
         batch.stop()
 
