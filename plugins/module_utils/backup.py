@@ -37,7 +37,7 @@ from ansible_collections.netops.nautobot_backup.plugins.module_utils.process_poo
     run_sharded,
     stop_on_signals,
     stop_requested,
-    stop_signals_to_main_thread,
+    stop_signals_blocked,
 )
 from ansible_collections.netops.nautobot_backup.plugins.module_utils.retrieval import (
     ConnectionSettings,
@@ -239,7 +239,7 @@ def _run_pool(
 ) -> Iterator[Tuple[str, BackupOutcome]]:
     """Back up the devices in a thread pool of this process; yield (name, outcome) as each finishes."""
     with ThreadPoolExecutor(max_workers=min(workers, max(1, len(todo)))) as pool:
-        with stop_signals_to_main_thread():  # the pool starts its threads here
+        with stop_signals_blocked():  # the pool starts its threads here: they never take a stop signal
             pending = {
                 pool.submit(guarded_backup, request, check_mode, want_diff, fetch): name for name, request in todo
             }

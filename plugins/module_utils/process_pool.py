@@ -17,7 +17,7 @@ lock of Ansible's result queue, which it shares with ansible-playbook: a worker 
 ansible-playbook blocked for ever. The children do not wait for it.
 A child removes its own temporary files and exits at once on either signal, and gets SIGTERM
 from the kernel when its parent dies, even by SIGKILL (Linux PR_SET_PDEATHSIG). Threads started
-under ``stop_signals_to_main_thread`` (the device sessions) never take a stop signal, so the main
+under ``stop_signals_blocked`` (the device sessions) never take a stop signal, so the main
 thread, where Python runs the handler, does.
 """
 
@@ -271,21 +271,18 @@ def _await_deferred_stop() -> None:
 
 
 @contextmanager
-def stop_signals_to_main_thread() -> Iterator[None]:
-    """Threads started in the block (and the threads they start) never take SIGTERM or SIGINT.
+def stop_signals_blocked() -> Iterator[Any]:
+    """SIGTERM and SIGINT blocked in this thread for the block; yields the signal mask to restore.
 
-    Python runs signal handlers in the main thread only. The kernel gives a signal sent to the process to any
-    thread that does not block it; when another thread takes it, a main thread that waits (for a device session
-    to finish) runs the handler only when that wait ends, which at a cancel could be many seconds later. With
-    the stop signals blocked in every other thread, the kernel wakes the main thread. Outside the main thread
-    this does nothing.
+    A signal that arrives meanwhile waits until the block ends. Threads started in the block (and the threads
+    they start) keep them blocked, so they never take one: Python runs signal handlers in the main thread only,
+    and the kernel gives a signal sent to the process to any thread that does not block it. A main thread that
+    waits (for a device session to finish) would run the handler only when that wait ends, which at a cancel
+    could be many seconds later; with every other thread blocking them, the kernel wakes the main thread.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
-        yield
+        yield previous
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
@@ -321,7 +318,7 @@ def _defer_stop(signum: int) -> bool:
         _state.send_deadline = now + SEND_WAIT
     if now >= _state.send_deadline:
         return False
-    with stop_signals_to_main_thread():
+    with stop_signals_blocked():
         threading.Thread(target=_resend_when_free, args=(signum, lock, _state.send_deadline), daemon=True).start()
     return True
 
@@ -363,16 +360,16 @@ def _unreaped(pids: Sequence[int], deadline: float) -> List[int]:
     """Reap what ends of pids until deadline (monotonic seconds); return those still running then."""
     waiting = list(pids)
     while True:
-        waiting = [pid for pid in waiting if not _reaped(pid, os.WNOHANG)]
+        waiting = [pid for pid in waiting if not _reaped(pid)]
         if not waiting or time.monotonic() >= deadline:
             return waiting
         time.sleep(0.01)
 
 
-def _reaped(pid: int, flags: int) -> bool:
-    """waitpid(pid, flags); True when the child is gone (reaped now or before)."""
+def _reaped(pid: int) -> bool:
+    """waitpid(pid, WNOHANG); True when the child is gone (reaped now or before)."""
     try:
-        done, _status = os.waitpid(pid, flags)
+        done, _status = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         return True
     return done == pid
@@ -484,20 +481,17 @@ def _fork_child(read_fd: int, write_fd: int, shard: Shard, run_shard: ShardRunne
     child only once it is registered (parent) and has its own handlers (child).
     """
     parent = os.getpid()
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
+    with stop_signals_blocked() as unblocked:
         pid = _fork()
         if pid == 0:  # pragma: no cover - the child; its behaviour is checked through the parent
             try:
                 os.close(read_fd)
                 _child_setup(parent)
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+                signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
                 _child_main(write_fd, shard, run_shard)
             finally:
                 os._exit(1)  # never back into the parent's code
         _state.children[pid] = None
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     return pid
 
 

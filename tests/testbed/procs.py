@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, Iterable, Mapping, Optional, Sequence, Set
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,9 +45,14 @@ def pid_alive(pid: int) -> bool:
         return exc.errno == errno.EPERM
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split(") ", 1)[1][:1] != "Z"
+            return _stat_fields(handle.read())[0] != "Z"
     except OSError:
         return True
+
+
+def _stat_fields(stat: str) -> List[str]:
+    """The fields of a /proc/<pid>/stat line after the command name (which may hold spaces and ")"): state first."""
+    return stat.rsplit(")", 1)[1].split()
 
 
 def parent_pids() -> Dict[int, int]:
@@ -59,7 +64,7 @@ def parent_pids() -> Dict[int, int]:
                 stat = Path(f"/proc/{entry}/stat").read_text(encoding="ascii")
             except OSError:
                 continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+            parents[int(entry)] = int(_stat_fields(stat)[1])
     return parents
 
 
@@ -94,7 +99,7 @@ def describe_processes(pids: Iterable[int]) -> str:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:120]
             threads = []
             for task in sorted(Path(f"/proc/{pid}/task").iterdir(), key=lambda path: int(path.name)):
-                state = (task / "stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()[0]
+                state = _stat_fields((task / "stat").read_text(encoding="ascii"))[0]
                 wchan = (task / "wchan").read_text(encoding="ascii") or "-"
                 threads.append(f"{task.name}:{state}:{wchan}:{_syscall(task)}")
         except OSError as exc:
